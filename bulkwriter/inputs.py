@@ -1,0 +1,290 @@
+"""One funnel for inputs: everything becomes a stream of ``pyarrow.RecordBatch``.
+
+Accepted (``write`` and ``Writer.write``):
+
+- a list (or tuple) of row dicts: ``[{"id": 1, "vec": [...]}, ...]``;
+- a dict of columns: lists, 1-D NumPy arrays, 2-D NumPy arrays (vectors, shape (rows, dim)),
+  pyarrow arrays;
+- ``pyarrow.Table``, ``RecordBatch``, ``RecordBatchReader`` and any object with
+  ``__arrow_c_stream__``;
+- pandas and polars DataFrames (recognised without importing them);
+- any iterable (e.g. a generator) of the above.
+
+Columns keep the Arrow types the input has; the validators cast them to the canonical form.
+Python values that Arrow cannot infer one type for (e.g. ``[1, "a"]``) are reported as
+``wrong_type`` errors by row, not raised from deep inside pyarrow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from itertools import repeat
+from typing import Any
+
+import numpy as np
+import orjson
+import pyarrow as pa
+
+from bulkwriter.errors import FieldError, InputError, ValidationError, short_repr
+from bulkwriter.schema.collection import DYNAMIC_FIELD, CollectionSchema
+from bulkwriter.schema.field import FieldSchema
+from bulkwriter.schema.types import DataType
+from bulkwriter.validate.batch import JSON_TEXT_METADATA
+from bulkwriter.validate.vectors import sparse_from_python
+
+__all__ = ["DEFAULT_BATCH_ROWS", "rows_to_batch", "to_batches"]
+
+#: Rows per record batch made from Python rows.
+DEFAULT_BATCH_ROWS = 8_192
+_JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY
+
+
+def to_batches(data: Any, schema: CollectionSchema, *, batch_rows: int = DEFAULT_BATCH_ROWS) -> Iterator[pa.RecordBatch]:
+    """Yield the input as record batches (see the module docstring for what is accepted).
+
+    Raises
+    ------
+    InputError
+        The object is of no accepted kind, or columns have different lengths.
+    ValidationError
+        Python values that cannot form one column (row indices relative to the batch).
+    """
+    if isinstance(data, pa.RecordBatch):
+        yield data
+    elif isinstance(data, pa.Table):
+        yield from data.to_batches(max_chunksize=batch_rows)
+    elif isinstance(data, pa.RecordBatchReader):
+        yield from data
+    elif _module_of(data) == "pandas" and hasattr(data, "columns"):
+        yield from _from_pandas(data, schema, batch_rows)
+    elif _module_of(data) == "polars" and hasattr(data, "to_arrow"):
+        yield from data.to_arrow().to_batches(max_chunksize=batch_rows)
+    elif hasattr(data, "__arrow_c_stream__"):
+        yield from pa.RecordBatchReader.from_stream(data)
+    elif isinstance(data, Mapping):
+        yield _columns_to_batch(data, schema)
+    elif isinstance(data, (list, tuple)) and (not data or isinstance(data[0], Mapping)):
+        for start in range(0, len(data), batch_rows):
+            yield rows_to_batch(data[start : start + batch_rows], schema)
+    elif isinstance(data, (str, bytes)) or not isinstance(data, Iterable):
+        raise InputError(
+            "data must be rows (list of dicts), a dict of columns, a pyarrow Table/RecordBatch/"
+            f"RecordBatchReader, a pandas or polars DataFrame, or an iterable of those; got {type(data).__name__}"
+        )
+    else:
+        for item in data:
+            if isinstance(item, Mapping):
+                raise InputError(
+                    "an iterable of single row dicts is not accepted by write(); pass a list of rows, "
+                    "or use Writer.append_row for one row at a time"
+                )
+            yield from to_batches(item, schema, batch_rows=batch_rows)
+
+
+def _module_of(obj: object) -> str:
+    return type(obj).__module__.split(".")[0]
+
+
+def _from_pandas(df: Any, schema: CollectionSchema, batch_rows: int) -> Iterator[pa.RecordBatch]:
+    """pandas: numeric and string columns through Arrow; object columns as Python values."""
+    n = len(df)
+    for start in range(0, max(n, 1), batch_rows):
+        part = df.iloc[start : start + batch_rows]
+        columns: dict[str, Any] = {}
+        for name in part.columns:
+            series = part[name]
+            if series.dtype == object:
+                columns[str(name)] = series.tolist()
+            else:
+                columns[str(name)] = pa.Array.from_pandas(series)
+        yield _columns_to_batch(columns, schema)
+        if n == 0:
+            return
+
+
+def _field_map(schema: CollectionSchema) -> dict[str, FieldSchema]:
+    return {f.name: f for f in schema.fields}
+
+
+def _columns_to_batch(columns: Mapping[str, Any], schema: CollectionSchema) -> pa.RecordBatch:
+    """A dict of columns (lists, NumPy arrays, Arrow arrays) to one record batch."""
+    fields = _field_map(schema)
+    arrays: list[pa.Array] = []
+    names: list[str] = []
+    errors: list[FieldError] = []
+    length: int | None = None
+    for name, values in columns.items():
+        if not isinstance(name, str):
+            raise InputError(f"column names must be strings, got {name!r}")
+        array, column_errors = _column_to_arrow(fields.get(name), name, values)
+        errors.extend(column_errors)
+        if length is None:
+            length = len(array)
+        elif len(array) != length:
+            raise InputError(f"column '{name}' has {len(array)} rows, the first column has {length}")
+        arrays.append(array)
+        names.append(name)
+    if errors:
+        raise ValidationError(errors, schema.name)
+    return pa.RecordBatch.from_arrays(arrays, names=names) if arrays else pa.record_batch([])
+
+
+def _column_to_arrow(field: FieldSchema | None, name: str, values: Any) -> tuple[pa.Array, list[FieldError]]:
+    if isinstance(values, pa.ChunkedArray):
+        return values.combine_chunks(), []
+    if isinstance(values, pa.Array):
+        return values, []
+    if isinstance(values, np.ndarray):
+        if values.ndim == 2:
+            flat = pa.array(np.ascontiguousarray(values).reshape(-1))
+            return pa.FixedSizeListArray.from_arrays(flat, values.shape[1]), []
+        if values.ndim == 1 and values.dtype != object:
+            return pa.array(values), []
+        values = values.tolist() if values.ndim == 1 else list(values)
+    if isinstance(values, (list, tuple)):
+        return python_to_arrow(field, name, list(values))
+    raise InputError(f"column '{name}': expected a list, NumPy array or pyarrow array, got {type(values).__name__}")
+
+
+def python_to_arrow(field: FieldSchema | None, name: str, values: list[Any]) -> tuple[pa.Array, list[FieldError]]:
+    """Turn one column of Python values into an Arrow array with as little per-value work as the type allows.
+
+    JSON and sparse cells need a Python step (each cell is a dict); vectors made of equal-shape
+    NumPy arrays are stacked in one copy; everything else goes through Arrow's own conversion.
+    """
+    if field is not None and field.dtype is DataType.JSON:
+        return _json_texts(name, values)
+    if field is not None and field.dtype is DataType.SPARSE_FLOAT_VECTOR:
+        array, errors = sparse_from_python(field, values)
+        return (array if array is not None else pa.nulls(len(values))), errors
+    if field is not None and field.dtype.is_dense_vector and values and isinstance(values[0], np.ndarray):
+        stacked = _stack(values)
+        if stacked is not None:
+            return _column_to_arrow(field, name, stacked)
+    try:
+        return pa.array(values), []
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, UnicodeEncodeError, TypeError, ValueError):
+        return pa.nulls(len(values)), [_diagnose(field, name, values)]
+
+
+def _stack(values: list[Any]) -> np.ndarray | None:
+    first = values[0]
+    if all(isinstance(v, np.ndarray) and v.shape == first.shape and v.dtype == first.dtype for v in values):
+        return np.stack(values)
+    return None
+
+
+def _json_texts(name: str, values: list[Any]) -> tuple[pa.Array, list[FieldError]]:
+    texts: list[str | None] = []
+    errors: list[FieldError] = []
+    for row, value in enumerate(values):
+        if value is None or isinstance(value, str):
+            texts.append(value)
+            continue
+        try:
+            texts.append(orjson.dumps(value, option=_JSON_OPTIONS).decode())
+        except TypeError:
+            texts.append(None)
+            errors.append(FieldError("invalid_json", name, row, "a JSON-serialisable value", short_repr(value)))
+    return pa.array(texts, pa.string()), errors
+
+
+def _diagnose(field: FieldSchema | None, name: str, values: list[Any]) -> FieldError:
+    """Find the first value that breaks Arrow's conversion (error path only)."""
+    expected = f"{field.dtype.value} values" if field is not None else "values of one type"
+    first_type: pa.DataType | None = None
+    for row, value in enumerate(values):
+        if value is None:
+            continue
+        try:
+            value_type = pa.array([value]).type
+        except OverflowError:
+            return FieldError("int_out_of_range", name, row, expected + " (at most 64-bit integers)", short_repr(value))
+        except UnicodeEncodeError:
+            return FieldError("invalid_utf8", name, row, "valid UTF-8 text (no lone surrogates)", short_repr(value))
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
+            return FieldError("wrong_type", name, row, expected, short_repr(value))
+        if first_type is None:
+            first_type = value_type
+            continue
+        try:
+            pa.array([values[_first_valid(values)], value])
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
+            return FieldError(
+                "wrong_type", name, row, f"{expected} like the first one ({first_type})", short_repr(value)
+            )
+    return FieldError("wrong_type", name, None, expected, "values Arrow cannot hold in one column")
+
+
+def _first_valid(values: list[Any]) -> int:
+    return next(i for i, v in enumerate(values) if v is not None)
+
+
+def rows_to_batch(rows: Sequence[Mapping[str, Any]], schema: CollectionSchema) -> pa.RecordBatch:
+    """Turn row dicts into one record batch, column by column.
+
+    Keys outside the schema become JSON-text columns (marked with
+    :data:`~bulkwriter.validate.batch.JSON_TEXT_METADATA`) that the validator merges into
+    ``$meta`` when the dynamic field is on, and reports as unknown otherwise. The caller's
+    dicts are never modified.
+
+    Raises
+    ------
+    ValidationError
+        A row is not a mapping, a key is not a string, or a column holds values Arrow
+        cannot convert (rows relative to ``rows``).
+    """
+    if not all(map(isinstance, rows, repeat(Mapping))):
+        row = next(i for i, r in enumerate(rows) if not isinstance(r, Mapping))
+        raise ValidationError(
+            [FieldError("not_a_row", "*", row, "a dict of field name to value", short_repr(rows[row]))], schema.name
+        )
+    keys: set[Any] = set().union(*rows) if rows else set()
+    bad_keys = [k for k in keys if not isinstance(k, str)]
+    if bad_keys:
+        row = next(i for i, r in enumerate(rows) if any(not isinstance(k, str) for k in r))
+        raise ValidationError(
+            [FieldError("bad_key", "*", row, "string keys", short_repr(bad_keys[0]))], schema.name
+        )
+    fields = _field_map(schema)
+    arrays: list[pa.Array] = []
+    schema_fields: list[pa.Field] = []
+    errors: list[FieldError] = []
+    plain = set(map(type, rows)) <= {dict}
+    get = dict.get if plain else Mapping.get
+    contains = dict.__contains__ if plain else Mapping.__contains__
+    for name in sorted(keys, key=lambda k: (k not in fields, k)):
+        values = list(map(get, rows, repeat(name)))
+        field = fields.get(name)
+        if field is None or name == DYNAMIC_FIELD:
+            if name == DYNAMIC_FIELD:
+                array, column_errors = _json_texts(name, values)
+                schema_fields.append(pa.field(name, pa.string()))
+            else:
+                present = list(map(contains, rows, repeat(name)))
+                array, column_errors = _dump_present(name, values, present)
+                schema_fields.append(pa.field(name, pa.string(), metadata=JSON_TEXT_METADATA))
+        else:
+            array, column_errors = python_to_arrow(field, name, values)
+            schema_fields.append(pa.field(name, array.type))
+        errors.extend(column_errors)
+        arrays.append(array)
+    if errors:
+        raise ValidationError(sorted(errors, key=lambda e: e.row or 0), schema.name)
+    return pa.RecordBatch.from_arrays(arrays, schema=pa.schema(schema_fields))
+
+
+def _dump_present(name: str, values: list[Any], present: list[bool]) -> tuple[pa.Array, list[FieldError]]:
+    """JSON text of each present value (None where the key is absent), for keys outside the schema."""
+    texts: list[str | None] = []
+    errors: list[FieldError] = []
+    for row, (value, is_present) in enumerate(zip(values, present, strict=True)):
+        if not is_present:
+            texts.append(None)
+            continue
+        try:
+            texts.append(orjson.dumps(value, option=_JSON_OPTIONS).decode())
+        except TypeError:
+            texts.append(None)
+            errors.append(FieldError("invalid_json", name, row, "a JSON-serialisable value", short_repr(value)))
+    return pa.array(texts, pa.string()), errors
