@@ -1,0 +1,183 @@
+"""The one-call API: write(), validate() and inspect()."""
+
+from __future__ import annotations
+
+import posixpath
+from typing import Any
+
+import fsspec
+import orjson
+
+from bulkwriter.errors import FieldError, StorageError, ValidationError
+from bulkwriter.formats.base import FormatOptions
+from bulkwriter.inputs import DEFAULT_BATCH_ROWS, to_batches
+from bulkwriter.progress import ProgressLike
+from bulkwriter.result import WriteResult, WrittenFile
+from bulkwriter.rollover import DEFAULT_MAX_BYTES_PER_FILE, group_import_entries
+from bulkwriter.schema.load import SchemaLike, as_schema
+from bulkwriter.storage.staging import MANIFEST_NAME, Mode
+from bulkwriter.validate.batch import BatchValidator
+from bulkwriter.writer import Format, Writer
+
+__all__ = ["inspect", "validate", "write"]
+
+
+def write(
+    data: Any,
+    path: Any,
+    *,
+    schema: SchemaLike,
+    format: Format = "parquet",
+    mode: Mode = "error",
+    max_rows_per_file: int | None = None,
+    max_bytes_per_file: int | None = DEFAULT_MAX_BYTES_PER_FILE,
+    milvus_version: str | tuple[int, ...] | None = None,
+    format_options: FormatOptions | None = None,
+    storage_options: dict[str, Any] | None = None,
+    progress: ProgressLike = None,
+    check_duplicates: bool = True,
+) -> WriteResult:
+    """Validate ``data`` against ``schema`` and write import-ready files to ``path``.
+
+    Everything is validated before it is committed: on any error nothing becomes visible
+    at ``path`` (staged files are removed) and the error is raised.
+
+    Parameters
+    ----------
+    data : rows, columns, Arrow, DataFrame, or an iterable of those
+        A list of row dicts; a dict of columns (lists, 1-D NumPy arrays, 2-D NumPy arrays of
+        shape (rows, dim) for vectors); a ``pyarrow.Table``, ``RecordBatch`` or
+        ``RecordBatchReader``; a pandas or polars DataFrame; or any iterable of these
+        (streamed batch by batch, never held whole).
+    path : str or os.PathLike
+        Destination folder (local path or fsspec URL).
+    schema, format, mode, max_rows_per_file, max_bytes_per_file, milvus_version, format_options,
+    storage_options, progress, check_duplicates
+        As for :class:`~bulkwriter.Writer`.
+
+    Returns
+    -------
+    WriteResult
+        The files written (path, rows, bytes) and ``import_batches``: the ``files`` lists
+        to pass to Milvus ``bulk_import`` (one entry per file or NumPy chunk).
+
+    Raises
+    ------
+    SchemaError, FormatError
+        The schema is impossible, or the format cannot carry it.
+    ValidationError
+        Values break the schema; ``.errors`` names field, row (position in the whole input),
+        what was expected and what came.
+    DestinationExistsError
+        ``mode="error"`` and ``path`` already holds files.
+    StorageError, CommitError
+        Writing or committing failed; nothing was made visible.
+    InputError
+        ``data`` is of no accepted kind.
+    """
+    writer = Writer(
+        path,
+        schema=schema,
+        format=format,
+        mode=mode,
+        max_rows_per_file=max_rows_per_file,
+        max_bytes_per_file=max_bytes_per_file,
+        milvus_version=milvus_version,
+        format_options=format_options,
+        storage_options=storage_options,
+        progress=progress,
+        check_duplicates=check_duplicates,
+    )
+    try:
+        writer.write(data)
+        return writer.commit()
+    except BaseException:
+        writer.abort()
+        raise
+
+
+def validate(
+    data: Any, *, schema: SchemaLike, max_errors: int | None = None, check_duplicates: bool = True
+) -> list[FieldError]:
+    """Check ``data`` against ``schema`` without writing anything; return every problem.
+
+    Parameters
+    ----------
+    data
+        Any input :func:`write` takes.
+    schema
+        As for :func:`write`.
+    max_errors : int, optional
+        Stop after this many errors. None: report all.
+    check_duplicates : bool, default True
+        Also report repeated primary keys.
+
+    Returns
+    -------
+    list of FieldError
+        Empty when the data is valid. Row indices are positions in the whole input.
+    """
+    collection = as_schema(schema)
+    validator = BatchValidator(collection, check_duplicates=check_duplicates)
+    errors: list[FieldError] = []
+    offset = 0
+    batches = to_batches(data, collection, batch_rows=DEFAULT_BATCH_ROWS)
+    while max_errors is None or len(errors) < max_errors:
+        try:
+            batch = next(batches)
+        except StopIteration:
+            break
+        except ValidationError as exc:  # values Arrow could not even convert
+            errors.extend(e.shifted(offset) for e in exc.errors)
+            continue
+        _, batch_errors = validator.validate(batch)
+        errors.extend(e.shifted(offset) for e in batch_errors)
+        offset += batch.num_rows
+    return errors if max_errors is None else errors[:max_errors]
+
+
+def inspect(path: Any, *, storage_options: dict[str, Any] | None = None) -> WriteResult:
+    """Read the manifest of a committed output folder.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        An output folder written by bulkwriter.
+
+    Returns
+    -------
+    WriteResult
+        Every file the manifest lists (for appended outputs: all writes), with import batches.
+
+    Raises
+    ------
+    StorageError
+        No manifest (nothing committed there) or it cannot be read.
+    """
+    fs, root = fsspec.core.url_to_fs(str(path), **(storage_options or {}))
+    root = root.rstrip("/")
+    manifest_path = posixpath.join(root, MANIFEST_NAME)
+    try:
+        manifest = orjson.loads(fs.cat_file(manifest_path))
+    except FileNotFoundError as exc:
+        raise StorageError(f"no committed output at {str(path)!r}: {MANIFEST_NAME} is missing") from exc
+    except (OSError, orjson.JSONDecodeError) as exc:
+        raise StorageError(f"cannot read {manifest_path!r}: {exc}") from exc
+    files = tuple(
+        WrittenFile(
+            path=posixpath.join(root, f["path"]),
+            rows=int(f["rows"]),
+            bytes=int(f["bytes"]),
+            import_paths=tuple(posixpath.join(root, p) for p in f["import_paths"]),
+        )
+        for f in manifest["files"]
+    )
+    return WriteResult(
+        path=root,
+        format=str(manifest["format"]),
+        files=files,
+        rows_written=sum(f.rows for f in files),
+        import_batches=group_import_entries([list(f.import_paths) for f in files]),
+        import_options=dict(manifest.get("import_options", {})),
+        manifest_path=manifest_path,
+    )

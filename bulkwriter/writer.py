@@ -1,0 +1,342 @@
+"""Writer: validate batches as they come, cut them into files, commit atomically.
+
+Read top to bottom, a write is: input to batches (:mod:`bulkwriter.inputs`), validate each
+batch (:mod:`bulkwriter.validate`), buffer until a file's worth, encode it in memory
+(:mod:`bulkwriter.formats`), cut it to the exact caps (:mod:`bulkwriter.rollover`), stage it,
+and at commit move everything into place with the manifest last
+(:mod:`bulkwriter.storage.staging`).
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any, Literal
+
+import pyarrow as pa
+
+from bulkwriter import __version__
+from bulkwriter.errors import DestinationExistsError, ValidationError, WriterClosedError
+from bulkwriter.formats import get_encoder
+from bulkwriter.formats.base import FormatOptions
+from bulkwriter.inputs import DEFAULT_BATCH_ROWS, rows_to_batch, to_batches
+from bulkwriter.progress import ProgressLike, make_progress
+from bulkwriter.result import WriteResult, WrittenFile
+from bulkwriter.rollover import (
+    DEFAULT_MAX_BYTES_PER_FILE,
+    MILVUS_MAX_FILE_BYTES,
+    ChunkPolicy,
+    encode_within_cap,
+    group_import_entries,
+)
+from bulkwriter.schema.load import SchemaLike, as_schema
+from bulkwriter.storage.staging import MANIFEST_NAME, Mode, StagedOutput
+from bulkwriter.validate.batch import BatchValidator
+
+__all__ = ["Format", "Writer"]
+
+Format = Literal["parquet", "json", "jsonl", "numpy", "csv"]
+_State = Literal["open", "committed", "aborted"]
+
+
+def parse_version(version: str | tuple[int, ...] | None) -> tuple[int, ...] | None:
+    """``"2.5"`` or ``(2, 5)`` to ``(2, 5)``; None stays None."""
+    if version is None or isinstance(version, tuple):
+        return version
+    try:
+        return tuple(int(p) for p in str(version).lstrip("v").split("."))
+    except ValueError:
+        raise ValueError(f"milvus_version must look like '2.5' or '2.6.18', got {version!r}") from None
+
+
+class Writer:
+    """Write data for one collection into import files, committed atomically.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Destination folder (local path or fsspec URL). Files appear there only at commit.
+    schema : CollectionSchema, dict, str or pymilvus.CollectionSchema
+        The collection schema: a :class:`~bulkwriter.CollectionSchema`, Milvus RESTful v2
+        schema JSON (dict or file path), or a pymilvus ``CollectionSchema``.
+    format : {"parquet", "json", "jsonl", "numpy", "csv"}, default "parquet"
+        Output format (see :mod:`bulkwriter.formats` for each one's rules and sources).
+    mode : {"error", "overwrite", "append"}, default "error"
+        ``"error"``: refuse a destination that already holds files.
+        ``"overwrite"``: replace the destination's content, once the new files are committed.
+        ``"append"``: add files (numbered after the existing ones) and extend the manifest.
+    max_rows_per_file : int, optional
+        Most rows per file, exact. None: no row limit.
+    max_bytes_per_file : int or None, default 256 MiB
+        Most bytes per file on storage (for NumPy: per chunk folder), exact. None: only the
+        Milvus limit of 16 GB per file (Milvus "Import Data" limits). Memory use is about
+        two files' worth, since each file is built in memory before it is stored.
+    milvus_version : str or tuple of int, optional
+        Oldest Milvus server the files must import into, e.g. ``"2.3"`` or ``"2.6.18"``.
+        None: every supported version (the safest forms). Newer forms need a newer version.
+    format_options : FormatOptions, optional
+        Per-format knobs (CSV null token and separator, Parquet row groups and compression).
+    storage_options : dict, optional
+        Passed to fsspec for the destination URL.
+    progress : None, bool, callable or Progress, optional
+        True for a tqdm bar (shown only on a terminal); a callable receives rows done.
+    batch_rows : int, default 8192
+        Rows per batch when converting Python rows (``append_row``, lists of dicts).
+    check_duplicates : bool, default True
+        Reject primary keys repeated anywhere in this write (Milvus does not deduplicate on
+        import). Costs 8 bytes of memory per row written.
+
+    Raises
+    ------
+    SchemaError
+        The schema is impossible.
+    FormatError
+        The format cannot carry the schema (e.g. Array fields in NumPy).
+    DestinationExistsError
+        ``mode="error"`` and the destination holds files.
+
+    Examples
+    --------
+    >>> import bulkwriter, tempfile
+    >>> schema = {"fields": [
+    ...     {"fieldName": "id", "dataType": "Int64", "isPrimary": True},
+    ...     {"fieldName": "vec", "dataType": "FloatVector", "elementTypeParams": {"dim": 2}}]}
+    >>> out = tempfile.mkdtemp() + "/out"
+    >>> with bulkwriter.Writer(out, schema=schema, format="json") as w:
+    ...     w.append_row({"id": 1, "vec": [0.5, 1.0]})
+    >>> w.result.rows_written
+    1
+    """
+
+    def __init__(
+        self,
+        path: Any,
+        *,
+        schema: SchemaLike,
+        format: Format = "parquet",
+        mode: Mode = "error",
+        max_rows_per_file: int | None = None,
+        max_bytes_per_file: int | None = DEFAULT_MAX_BYTES_PER_FILE,
+        milvus_version: str | tuple[int, ...] | None = None,
+        format_options: FormatOptions | None = None,
+        storage_options: dict[str, Any] | None = None,
+        progress: ProgressLike = None,
+        batch_rows: int = DEFAULT_BATCH_ROWS,
+        check_duplicates: bool = True,
+    ) -> None:
+        for name, value in (("max_rows_per_file", max_rows_per_file), ("max_bytes_per_file", max_bytes_per_file)):
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise ValueError(f"{name} must be a positive integer or None, got {value!r}")
+        self.schema = as_schema(schema)
+        options = format_options or FormatOptions()
+        version = parse_version(milvus_version)
+        if version is not None:
+            options = FormatOptions(**{**options.__dict__, "milvus_version": version})
+        self._encoder = get_encoder(format, self.schema, options)
+        self._validator = BatchValidator(self.schema, check_duplicates=check_duplicates)
+        self._output = StagedOutput(path, mode=mode, storage_options=storage_options)
+        old = self._output.old_manifest
+        if mode == "append" and old is not None and old.get("format") != self._encoder.name:
+            self._output.abort()
+            raise DestinationExistsError(
+                f"{path!r} holds {old.get('format')} output; cannot append {self._encoder.name} files to it"
+            )
+        self._policy = ChunkPolicy(max_rows_per_file, max_bytes_per_file or MILVUS_MAX_FILE_BYTES)
+        self._progress = make_progress(progress)
+        self._batch_rows = batch_rows
+        self._rows_in = 0
+        self._row_buffer: list[Mapping[str, Any]] = []
+        self._pending: list[pa.RecordBatch] = []
+        self._pending_rows = 0
+        self._files: list[WrittenFile] = []
+        self._part_index = self._output.next_part_index()
+        self._state: _State = "open"
+        self.result: WriteResult | None = None
+
+    # -- feeding data -----------------------------------------------------------------
+    def write(self, data: Any) -> None:
+        """Validate and add data (any input :func:`bulkwriter.write` takes).
+
+        Raises
+        ------
+        ValidationError
+            Some values break the schema; row indices count from the first row this writer
+            received. The batch holding them is not added.
+        WriterClosedError
+            The writer was committed or aborted.
+        """
+        self._check_open()
+        self._flush_row_buffer()
+        batches = to_batches(data, self.schema, batch_rows=self._batch_rows)
+        while True:
+            try:
+                batch = next(batches)
+            except StopIteration:
+                break
+            except ValidationError as exc:
+                raise exc.shifted(self._rows_in) from None
+            self._add_batch(batch)
+
+    def append_row(self, row: Mapping[str, Any]) -> None:
+        """Add one row (a dict of field name to value); rows are validated in batches.
+
+        A bad row raises ValidationError when its batch is validated: at the latest at the
+        next ``write``, ``flush`` or ``commit``. The caller's dict is never modified.
+        """
+        self._check_open()
+        self._row_buffer.append(row)
+        if len(self._row_buffer) >= self._batch_rows:
+            self._flush_row_buffer()
+
+    def flush(self) -> None:
+        """Validate buffered rows now (files are still cut by the size caps)."""
+        self._check_open()
+        self._flush_row_buffer()
+
+    def _flush_row_buffer(self) -> None:
+        if not self._row_buffer:
+            return
+        rows, self._row_buffer = self._row_buffer, []
+        try:
+            batch = rows_to_batch(rows, self.schema)
+        except ValidationError as exc:
+            self._rows_in += len(rows)
+            raise exc.shifted(self._rows_in - len(rows)) from None
+        self._add_batch(batch)
+
+    def _add_batch(self, batch: pa.RecordBatch) -> None:
+        offset = self._rows_in
+        self._rows_in += batch.num_rows
+        valid, errors = self._validator.validate(batch)
+        if errors:
+            raise ValidationError([e.shifted(offset) for e in errors], self.schema.name)
+        if valid.num_rows == 0:
+            return
+        self._pending.append(valid)
+        self._pending_rows += valid.num_rows
+        self._progress.update(valid.num_rows)
+        if self._policy.bytes_per_row is None:
+            self._policy.bytes_per_row = self._encoder.estimate_bytes_per_row(pa.Table.from_batches([valid]))
+        self._emit(final=False)
+
+    # -- cutting files ----------------------------------------------------------------
+    def _emit(self, *, final: bool) -> None:
+        while self._pending_rows:
+            target = self._policy.target_rows()
+            if target is None:
+                target = self._pending_rows
+            if self._pending_rows < target and not final:
+                return
+            table = pa.Table.from_batches(self._pending)
+            chunk = table.slice(0, min(target, table.num_rows)).combine_chunks()
+            first_row = self._rows_written()
+            part, rest = encode_within_cap(self._encoder, chunk, self._policy, first_row)
+            self._stage(part)
+            remaining = pa.concat_tables([rest, table.slice(chunk.num_rows)]) if rest.num_rows else table.slice(
+                chunk.num_rows
+            )
+            self._pending = remaining.to_batches()
+            self._pending_rows = remaining.num_rows
+
+    def _rows_written(self) -> int:
+        return sum(f.rows for f in self._files)
+
+    def _stage(self, part: Any) -> None:
+        name = f"part-{self._part_index:05d}{self._encoder.suffix}"
+        self._part_index += 1
+        self._output.stage(name, part.files)
+        final = self._output.final_path(name)
+        if self._encoder.is_directory:
+            paths = tuple(posixpath.join(final, inner) for inner, _ in part.files)
+        else:
+            paths = (final,)
+        self._files.append(WrittenFile(path=final, rows=part.rows, bytes=part.nbytes, import_paths=paths))
+
+    # -- ending -----------------------------------------------------------------------
+    def commit(self) -> WriteResult:
+        """Write what is buffered, then make every file visible, manifest last.
+
+        Returns
+        -------
+        WriteResult
+            Files, rows, bytes and the import requests ready to submit.
+
+        Raises
+        ------
+        ValidationError
+            Buffered rows are invalid; nothing is committed (call :meth:`abort`).
+        CommitError
+            Moving files into place failed; nothing was made visible.
+        """
+        self._check_open()
+        self._flush_row_buffer()
+        self._emit(final=True)
+        manifest = self._manifest()
+        self._output.commit(manifest)
+        self._state = "committed"
+        self._progress.close()
+        self.result = WriteResult(
+            path=self._output.root,
+            format=self._encoder.name,
+            files=tuple(self._files),
+            rows_written=self._rows_written(),
+            import_batches=group_import_entries([list(f.import_paths) for f in self._files]),
+            import_options=self._encoder.import_options(),
+            manifest_path=posixpath.join(self._output.root, MANIFEST_NAME),
+        )
+        return self.result
+
+    def abort(self) -> None:
+        """Drop everything staged; the destination stays as it was. Safe to call twice."""
+        if self._state == "committed":
+            return
+        self._output.abort()
+        self._state = "aborted"
+        self._progress.close()
+
+    def _manifest(self) -> dict[str, Any]:
+        root = self._output.root
+        entries = [
+            {
+                "path": posixpath.relpath(f.path, root),
+                "rows": f.rows,
+                "bytes": f.bytes,
+                "import_paths": [posixpath.relpath(p, root) for p in f.import_paths],
+            }
+            for f in self._files
+        ]
+        old = self._output.old_manifest if self._output.mode == "append" else None
+        files = (old.get("files", []) if old else []) + entries
+        return {
+            "bulkwriter_version": __version__,
+            "format": self._encoder.name,
+            "collection": self.schema.name,
+            "schema": self.schema.to_dict(),
+            "rows": sum(int(f["rows"]) for f in files),
+            "bytes": sum(int(f["bytes"]) for f in files),
+            "import_options": self._encoder.import_options(),
+            "files": files,
+        }
+
+    def _check_open(self) -> None:
+        if self._state != "open":
+            raise WriterClosedError(f"this Writer was already {self._state}")
+
+    def __enter__(self) -> Writer:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._state != "open":
+            return
+        if exc_type is None:
+            self.commit()
+        else:
+            self.abort()
+
+    @property
+    def rows_received(self) -> int:
+        """Rows received so far (valid or not), including rows still buffered."""
+        return self._rows_in + len(self._row_buffer)
