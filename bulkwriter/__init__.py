@@ -18,6 +18,10 @@ from bulkwriter.schema import CollectionSchema, DataType, FieldSchema
 
 __version__ = "0.1.0"
 
+from bulkwriter.api import inspect, validate, write  # noqa: E402  (writer reads __version__)
+from bulkwriter.formats.base import FormatOptions  # noqa: E402
+from bulkwriter.writer import Writer  # noqa: E402
+
 __all__ = [
     "BulkWriterError",
     "CollectionSchema",
@@ -27,13 +31,18 @@ __all__ = [
     "FieldError",
     "FieldSchema",
     "FormatError",
+    "FormatOptions",
     "InputError",
     "MissingDependencyError",
     "SchemaError",
     "StorageError",
     "ValidationError",
     "WriteResult",
+    "Writer",
     "WriterClosedError",
     "WrittenFile",
     "__version__",
+    "inspect",
+    "validate",
+    "write",
 ]

@@ -1,0 +1,188 @@
+"""Writer behaviour: exact caps, file names, import batches, modes, commit/abort, manifest."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+import bulkwriter
+from bulkwriter import (
+    CollectionSchema,
+    DataType,
+    DestinationExistsError,
+    FieldSchema,
+    ValidationError,
+    Writer,
+    WriterClosedError,
+)
+
+FORMATS = ["parquet", "json", "jsonl", "numpy", "csv"]
+SCHEMA = CollectionSchema(
+    [
+        FieldSchema("id", DataType.INT64, is_primary=True),
+        FieldSchema("title", DataType.VARCHAR, max_length=64),
+        FieldSchema("vec", DataType.FLOAT_VECTOR, dim=8),
+    ]
+)
+
+
+def columns(n: int, start: int = 0) -> dict[str, object]:
+    rng = np.random.default_rng(start)
+    return {
+        "id": np.arange(start, start + n, dtype=np.int64),
+        "title": [f"title {i} ✓" for i in range(start, start + n)],
+        "vec": rng.random((n, 8), dtype=np.float32),
+    }
+
+
+def visible(path: Path) -> list[str]:
+    return sorted(p.name for p in path.iterdir()) if path.exists() else []
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_max_rows_per_file_is_exact(tmp_path: Path, fmt: str) -> None:
+    result = bulkwriter.write(columns(1000), tmp_path / "o", schema=SCHEMA, format=fmt, max_rows_per_file=300)
+    assert [f.rows for f in result.files] == [300, 300, 300, 100]
+    assert result.rows_written == 1000
+    suffix = "" if fmt == "numpy" else f".{fmt}"
+    assert [Path(f.path).name for f in result.files] == [f"part-{i:05d}{suffix}" for i in range(4)]
+    for f in result.files:
+        on_disk = sum(p.stat().st_size for p in Path(f.path).rglob("*")) if fmt == "numpy" else Path(f.path).stat().st_size
+        assert on_disk == f.bytes
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_max_bytes_per_file_is_a_true_cap(tmp_path: Path, fmt: str) -> None:
+    cap = 20_000
+    result = bulkwriter.write(columns(2000), tmp_path / "o", schema=SCHEMA, format=fmt, max_bytes_per_file=cap)
+    assert len(result.files) > 3
+    assert all(f.bytes <= cap for f in result.files), [f.bytes for f in result.files]
+    assert sum(f.rows for f in result.files) == 2000
+    # files are not tiny either: every file but the last uses most of the cap
+    assert all(f.bytes > cap * 0.5 for f in result.files[:-1]), [f.bytes for f in result.files]
+
+
+def test_single_row_larger_than_cap_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="row_too_large"):
+        bulkwriter.write(columns(3), tmp_path / "o", schema=SCHEMA, format="json", max_bytes_per_file=50)
+    assert visible(tmp_path / "o") == []
+
+
+def test_import_batches_group_entries(tmp_path: Path) -> None:
+    result = bulkwriter.write(columns(50), tmp_path / "o", schema=SCHEMA, format="numpy", max_rows_per_file=20)
+    assert len(result.import_batches) == 1
+    entries = result.import_batches[0]
+    assert len(entries) == 3
+    assert [Path(p).name for p in entries[0]] == ["id.npy", "title.npy", "vec.npy"]
+    assert all(Path(p).is_absolute() and Path(p).exists() for entry in entries for p in entry)
+    parquet = bulkwriter.write(columns(50), tmp_path / "p", schema=SCHEMA, max_rows_per_file=20)
+    assert parquet.import_batches == [[[f.path] for f in parquet.files]]
+
+
+def test_import_requests_split_at_1024_entries() -> None:
+    from bulkwriter.rollover import group_import_entries
+
+    requests = group_import_entries([[f"f{i}"] for i in range(2050)])
+    assert [len(r) for r in requests] == [1024, 1024, 2]
+
+
+def test_manifest_is_written_last_and_inspect_reads_it(tmp_path: Path) -> None:
+    out = tmp_path / "o"
+    result = bulkwriter.write(columns(10), out, schema=SCHEMA, format="json")
+    manifest = json.loads((out / "_bulkwriter.json").read_text())
+    assert manifest["format"] == "json"
+    assert manifest["rows"] == 10
+    assert manifest["files"][0]["path"] == "part-00000.json"
+    assert manifest["schema"]["fields"][0]["fieldName"] == "id"
+    inspected = bulkwriter.inspect(out)
+    assert inspected.files == result.files
+    assert inspected.import_batches == result.import_batches
+
+
+def test_mode_error_overwrite_append(tmp_path: Path) -> None:
+    out = tmp_path / "o"
+    bulkwriter.write(columns(10), out, schema=SCHEMA, max_rows_per_file=4)
+    assert visible(out) == ["_bulkwriter.json", "part-00000.parquet", "part-00001.parquet", "part-00002.parquet"]
+    with pytest.raises(DestinationExistsError):
+        bulkwriter.write(columns(10), out, schema=SCHEMA)
+    with pytest.raises(FileExistsError):
+        bulkwriter.write(columns(10), out, schema=SCHEMA)
+    bulkwriter.write(columns(5, start=100), out, schema=SCHEMA, mode="overwrite")
+    assert visible(out) == ["_bulkwriter.json", "part-00000.parquet"]
+    assert pq.read_table(out / "part-00000.parquet").column("id").to_pylist() == list(range(100, 105))
+    appended = bulkwriter.write(columns(5, start=200), out, schema=SCHEMA, mode="append")
+    assert [Path(f.path).name for f in appended.files] == ["part-00001.parquet"]
+    assert bulkwriter.inspect(out).rows_written == 10
+    with pytest.raises(DestinationExistsError, match="cannot append"):
+        bulkwriter.write(columns(5, start=300), out, schema=SCHEMA, mode="append", format="json")
+
+
+def test_failed_overwrite_keeps_the_old_output(tmp_path: Path) -> None:
+    out = tmp_path / "o"
+    bulkwriter.write(columns(5), out, schema=SCHEMA)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    bad = columns(5)
+    bad["vec"][3, 2] = np.inf  # type: ignore[index]
+    with pytest.raises(ValidationError, match="row 3, field 'vec'"):
+        bulkwriter.write(bad, out, schema=SCHEMA, mode="overwrite")
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_with_block_commits_on_success_and_aborts_on_error(tmp_path: Path) -> None:
+    with Writer(tmp_path / "ok", schema=SCHEMA, format="jsonl") as w:
+        for i in range(3):
+            w.append_row({"id": i, "title": "t", "vec": [0.0] * 8})
+    assert w.result is not None
+    assert w.result.rows_written == 3
+    assert (tmp_path / "ok" / "part-00000.jsonl").read_text().count("\n") == 3
+    with pytest.raises(RuntimeError, match="boom"), Writer(tmp_path / "bad", schema=SCHEMA) as w2:
+        w2.write(columns(100))
+        raise RuntimeError("boom")
+    assert visible(tmp_path / "bad") == []
+    assert not (tmp_path / ".bulkwriter-staging").exists()
+    with pytest.raises(WriterClosedError):
+        w2.append_row({"id": 1})
+
+
+def test_append_row_errors_name_the_stream_position(tmp_path: Path) -> None:
+    w = Writer(tmp_path / "o", schema=SCHEMA, batch_rows=4)
+    for i in range(4):
+        w.append_row({"id": i, "title": "t", "vec": [0.0] * 8})
+    w.append_row({"id": 4, "title": "x" * 65, "vec": [0.0] * 8})
+    with pytest.raises(ValidationError, match="row 4, field 'title'"):
+        w.commit()
+    w.abort()
+    assert visible(tmp_path / "o") == []
+
+
+def test_every_input_kind_gives_the_same_files(tmp_path: Path) -> None:
+    pd = pytest.importorskip("pandas")
+    pl = pytest.importorskip("polars")
+    cols = columns(20)
+    table = pa.table({"id": cols["id"], "title": cols["title"], "vec": list(cols["vec"])})  # type: ignore[call-overload]
+    rows = table.to_pylist()
+    inputs = {
+        "rows": rows,
+        "columns": cols,
+        "table": table,
+        "batches": iter(table.to_batches(max_chunksize=7)),
+        "reader": pa.RecordBatchReader.from_batches(table.schema, table.to_batches(max_chunksize=6)),
+        "pandas": pd.DataFrame({"id": cols["id"], "title": cols["title"], "vec": list(cols["vec"])}),  # type: ignore[call-overload]
+        "polars": pl.from_arrow(table),
+        "list_of_tables": [table.slice(0, 10), table.slice(10)],
+    }
+    contents = {}
+    for name, data in inputs.items():
+        result = bulkwriter.write(data, tmp_path / name, schema=SCHEMA, format="json")
+        contents[name] = Path(result.files[0].path).read_bytes()
+    assert len(set(contents.values())) == 1, {k: v[:80] for k, v in contents.items()}
+
+
+def test_unknown_input_kind(tmp_path: Path) -> None:
+    with pytest.raises(bulkwriter.InputError, match="data must be"):
+        bulkwriter.write(42, tmp_path / "o", schema=SCHEMA)
