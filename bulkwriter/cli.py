@@ -1,0 +1,485 @@
+"""The ``bulkwriter`` command line: convert, validate, inspect and demo.
+
+This module owns the command-line surface only; every command is a thin layer over the
+library (:func:`bulkwriter.api.write`, :func:`~bulkwriter.api.validate`,
+:func:`~bulkwriter.api.inspect`) and :func:`bulkwriter.readers.iter_input`, which streams
+the input files.
+
+Commands::
+
+    bulkwriter convert INPUT... --schema SCHEMA.json --out PATH [--format FORMAT] [--mode MODE]
+                       [--max-rows-per-file N] [--max-bytes-per-file SIZE] [--milvus-version V]
+                       [--input-format FORMAT] [--no-progress]
+    bulkwriter validate INPUT... --schema SCHEMA.json [--max-errors N] [--input-format FORMAT]
+    bulkwriter inspect PATH [--json]
+    bulkwriter demo [--out DIR]
+
+Exit status: 0 success; 1 the data or the files are at fault (invalid values, unreadable
+input, destination not empty, storage failure), with a message on stderr; 2 bad usage.
+
+The parser is :mod:`argparse` from the standard library: the CLI needs subcommands, typed
+options and generated help, which argparse covers, and it adds no dependency to a package
+that is mostly used as a library.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import posixpath
+import re
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from importlib import resources
+from typing import TextIO
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from bulkwriter import __version__, api
+from bulkwriter.errors import BulkWriterError, FieldError, ValidationError
+from bulkwriter.readers import Batch, find_input_files, iter_input
+from bulkwriter.result import WriteResult
+from bulkwriter.rollover import DEFAULT_MAX_BYTES_PER_FILE
+from bulkwriter.schema import CollectionSchema, as_schema
+from bulkwriter.writer import Format
+
+__all__ = ["main", "parse_size"]
+
+_FORMATS: tuple[Format, ...] = ("parquet", "json", "jsonl", "numpy", "csv")
+_MODES = ("error", "overwrite", "append")
+_INPUT_FORMATS = ("parquet", "csv", "json", "jsonl")
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b|b)?\s*$", re.IGNORECASE)
+_SIZE_UNITS = {
+    "b": 1,
+    "kb": 10**3,
+    "mb": 10**6,
+    "gb": 10**9,
+    "tb": 10**12,
+    "kib": 2**10,
+    "mib": 2**20,
+    "gib": 2**30,
+    "tib": 2**40,
+}
+_VERSION_RE = re.compile(r"^v?\d+(\.\d+){0,2}$")
+#: ValidationError lines shown on stderr by ``convert``.
+_SHOWN_ERRORS = 10
+#: Bundled demo data (package ``bulkwriter``, folder ``data``).
+_DEMO_DATA = "debian_packages_sample.parquet"
+_DEMO_SCHEMA = "debian_packages_schema.json"
+#: Demo: what the NumPy copy leaves out (Array fields) and fills (nullable fields -> value).
+_NUMPY_DROP = ("depends", "tags")
+_NUMPY_FILL: dict[str, object] = {"homepage": "", "installed_size_kb": 0}
+
+
+def parse_size(text: str) -> int:
+    """Parse a byte size: plain bytes (``"1000000"``) or a number with a unit.
+
+    Parameters
+    ----------
+    text : str
+        ``"512MiB"``, ``"1GB"``, ``"1.5 GiB"``, ``"4096"``. Units are case-insensitive:
+        ``B``; ``kB``, ``MB``, ``GB``, ``TB`` (powers of 1000); ``KiB``, ``MiB``, ``GiB``,
+        ``TiB`` (powers of 1024).
+
+    Returns
+    -------
+    int
+        Bytes, at least 1 (fractions of a byte are dropped).
+
+    Raises
+    ------
+    argparse.ArgumentTypeError
+        The text is not a size, or is below one byte.
+
+    Examples
+    --------
+    >>> parse_size("512MiB"), parse_size("1GB"), parse_size("4096")
+    (536870912, 1000000000, 4096)
+    """
+    match = _SIZE_RE.match(text)
+    if not match:
+        raise argparse.ArgumentTypeError(
+            f"invalid size {text!r}: use bytes or a number with a unit, e.g. 512MiB, 1GB, 1048576"
+        )
+    number, unit = match.groups()
+    size = int(float(number) * _SIZE_UNITS[(unit or "b").lower()])
+    if size < 1:
+        raise argparse.ArgumentTypeError(f"invalid size {text!r}: must be at least 1 byte")
+    return size
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid count {text!r}: expected a positive integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"invalid count {text!r}: expected a positive integer")
+    return value
+
+
+def _milvus_version(text: str) -> str:
+    if not _VERSION_RE.match(text.strip()):
+        raise argparse.ArgumentTypeError(f"invalid Milvus version {text!r}: expected e.g. 2.5 or 2.6.18")
+    return text.strip()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of the ``bulkwriter`` command."""
+    parser = argparse.ArgumentParser(
+        prog="bulkwriter",
+        description="Validate data against a Milvus collection schema and write import-ready files.",
+        epilog="Exit status: 0 ok, 1 invalid data or input/output failure, 2 bad usage.",
+    )
+    parser.add_argument("--version", action="version", version=f"bulkwriter {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    convert = commands.add_parser(
+        "convert",
+        help="validate input files and write import files",
+        description="Validate INPUT files against the collection schema and write import-ready files to --out. "
+        "Nothing is written unless every value is valid.",
+    )
+    _add_inputs(convert)
+    convert.add_argument(
+        "--out", required=True, metavar="PATH", help="destination folder (local path or URL)"
+    )
+    convert.add_argument(
+        "--format", choices=_FORMATS, default="parquet", help="output format (default: parquet)"
+    )
+    convert.add_argument(
+        "--mode",
+        choices=_MODES,
+        default="error",
+        help="error: refuse a destination that holds files (default); overwrite: replace them after "
+        "the new files are committed; append: add files with new names",
+    )
+    convert.add_argument(
+        "--max-rows-per-file", type=_positive_int, metavar="N", help="rows per file, at most"
+    )
+    convert.add_argument(
+        "--max-bytes-per-file",
+        type=parse_size,
+        default=DEFAULT_MAX_BYTES_PER_FILE,
+        metavar="SIZE",
+        help="bytes per file, at most (exact): 512MiB, 1GB or plain bytes "
+        f"(default: {DEFAULT_MAX_BYTES_PER_FILE // 2**20} MiB)",
+    )
+    convert.add_argument(
+        "--milvus-version",
+        type=_milvus_version,
+        metavar="V",
+        help="oldest Milvus server the files must import into, e.g. 2.5 (default: every supported version)",
+    )
+    convert.add_argument(
+        "--no-progress", action="store_true", help="no progress bar (it only shows on a terminal)"
+    )
+    convert.set_defaults(run=_cmd_convert)
+
+    validate = commands.add_parser(
+        "validate",
+        help="check input files against the schema, write nothing",
+        description="Print every invalid value of INPUT files (one line each) and a count. "
+        "Exit status 1 when any value is invalid.",
+    )
+    _add_inputs(validate)
+    validate.add_argument("--max-errors", type=_positive_int, metavar="N", help="stop after N invalid values")
+    validate.set_defaults(run=_cmd_validate)
+
+    inspect = commands.add_parser(
+        "inspect",
+        help="show what an output folder holds",
+        description="Show the files (path, rows, bytes), totals and import requests of an output folder, "
+        "from its manifest _bulkwriter.json.",
+    )
+    inspect.add_argument("path", metavar="PATH", help="an output folder written by bulkwriter")
+    inspect.add_argument("--json", action="store_true", help="print the result as JSON")
+    inspect.set_defaults(run=_cmd_inspect)
+
+    demo = commands.add_parser(
+        "demo",
+        help="convert the bundled sample into every format",
+        description="Convert the bundled sample (1,988 Debian packages with 384-dim embeddings) into all "
+        "five formats, one subfolder each, replacing earlier demo output.",
+    )
+    demo.add_argument(
+        "--out", default="./bulkwriter-demo", metavar="DIR", help="output folder (default: ./bulkwriter-demo)"
+    )
+    demo.set_defaults(run=_cmd_demo)
+    return parser
+
+
+def _add_inputs(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="INPUT",
+        help="input files or folders (.parquet, .csv, .json, .jsonl/.ndjson; folders are read recursively)",
+    )
+    parser.add_argument(
+        "--schema", required=True, metavar="SCHEMA.json", help="collection schema, Milvus RESTful v2 JSON"
+    )
+    parser.add_argument(
+        "--input-format",
+        choices=_INPUT_FORMATS,
+        help="read every input as this format, whatever its extension",
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``bulkwriter`` command.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        The arguments after the program name; None (default) takes ``sys.argv[1:]``.
+
+    Returns
+    -------
+    int
+        Exit status: 0 success, 1 invalid data or an input/output failure (message on
+        stderr), 2 bad usage.
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits on --help, --version and bad usage
+        return exc.code if isinstance(exc.code, int) else 2
+    try:
+        status: int = args.run(args)
+    except ValidationError as exc:
+        _print_validation_error(exc)
+        return 1
+    except BulkWriterError as exc:
+        print(f"bulkwriter: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("bulkwriter: interrupted; nothing was committed by an unfinished write", file=sys.stderr)
+        return 130
+    return status
+
+
+def _print_validation_error(exc: ValidationError) -> None:
+    n = len(exc.errors)
+    where = f" in collection '{exc.collection}'" if exc.collection else ""
+    lines = [f"bulkwriter: error: {n} invalid value{'s' if n != 1 else ''}{where}; nothing was written:"]
+    lines += [f"  {e}" for e in exc.errors[:_SHOWN_ERRORS]]
+    if n > _SHOWN_ERRORS:
+        lines.append(f"  ... and {n - _SHOWN_ERRORS} more (run 'bulkwriter validate' to list them all)")
+    print("\n".join(lines), file=sys.stderr)
+
+
+# -- convert --------------------------------------------------------------------------------
+
+
+def _cmd_convert(args: argparse.Namespace) -> int:
+    schema = as_schema(args.schema)
+    result = api.write(
+        iter_input(args.inputs, input_format=args.input_format, schema=schema),
+        args.out,
+        schema=schema,
+        format=args.format,
+        mode=args.mode,
+        milvus_version=args.milvus_version,
+        max_rows_per_file=args.max_rows_per_file,
+        max_bytes_per_file=args.max_bytes_per_file,
+        progress=not args.no_progress,
+    )
+    print(result.summary())
+    return 0
+
+
+# -- validate -------------------------------------------------------------------------------
+
+
+class _FileOffsets:
+    """Streams several files' batches and remembers where each file starts (global row)."""
+
+    def __init__(
+        self, files: Sequence[tuple[str, str]], schema: CollectionSchema, input_format: str | None
+    ) -> None:
+        self.files = files
+        self.schema = schema
+        self.input_format = input_format
+        self.starts: list[tuple[int, str]] = []
+        self.rows = 0
+
+    def __iter__(self) -> Iterator[Batch]:
+        for path, fmt in self.files:
+            self.starts.append((self.rows, path))
+            for batch in iter_input([path], input_format=fmt, schema=self.schema):
+                self.rows += batch.num_rows if isinstance(batch, pa.RecordBatch) else len(batch)
+                yield batch
+
+    def locate(self, error: FieldError) -> str:
+        """``error`` as one line, its row made relative to the file it comes from."""
+        if error.row is None or len(self.files) == 1:
+            return str(error)
+        start, path = next((s for s in reversed(self.starts) if s[0] <= error.row), (0, self.files[0][0]))
+        return f"{path}: {error.shifted(-start)}"
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    schema = as_schema(args.schema)
+    stream = _FileOffsets(
+        find_input_files(args.inputs, input_format=args.input_format), schema, args.input_format
+    )
+    errors = api.validate(stream, schema=schema, max_errors=args.max_errors)
+    for error in errors:
+        print(stream.locate(error))
+    n = len(errors)
+    if args.max_errors is not None and n >= args.max_errors:
+        print(f"{n} invalid value{'s' if n != 1 else ''} (stopped at --max-errors {args.max_errors})")
+    elif n:
+        print(f"{n} invalid value{'s' if n != 1 else ''} in {stream.rows:,} rows")
+    else:
+        print(f"all {stream.rows:,} rows are valid")
+    return 1 if n else 0
+
+
+# -- inspect --------------------------------------------------------------------------------
+
+
+def _cmd_inspect(args: argparse.Namespace) -> int:
+    result = api.inspect(args.path)
+    if args.json:
+        print(json.dumps(_result_dict(result), indent=2))
+    else:
+        _print_result(result, sys.stdout)
+    return 0
+
+
+def _result_dict(result: WriteResult) -> dict[str, object]:
+    return {
+        "path": result.path,
+        "format": result.format,
+        "files": [
+            {"path": f.path, "rows": f.rows, "bytes": f.bytes, "import_paths": list(f.import_paths)}
+            for f in result.files
+        ],
+        "rows": result.rows_written,
+        "bytes": result.bytes_written,
+        "import_batches": result.import_batches,
+        "import_options": result.import_options,
+        "manifest_path": result.manifest_path,
+    }
+
+
+def _print_result(result: WriteResult, out: TextIO) -> None:
+    table = [(f.path, f"{f.rows:,}", f"{f.bytes:,}") for f in result.files]
+    table.append(("total", f"{result.rows_written:,}", f"{result.bytes_written:,}"))
+    _print_table(("path", "rows", "bytes"), table, out, right=(1, 2))
+    entries = sum(len(batch) for batch in result.import_batches)
+    print(
+        f"\n{result.format}: {len(result.files)} file(s) in {result.path}; "
+        f"{len(result.import_batches)} import request(s), {entries} entries",
+        file=out,
+    )
+    for i, batch in enumerate(result.import_batches, start=1):
+        print(f"request {i}: {len(batch)} entries", file=out)
+        for entry in batch:
+            print(f"  {_entry_text(entry)}", file=out)
+    if result.import_options:
+        print(f"import options: {json.dumps(result.import_options)}", file=out)
+
+
+def _entry_text(entry: Sequence[str]) -> str:
+    """One import entry: its file, or a NumPy chunk folder with its ``.npy`` count."""
+    if len(entry) == 1:
+        return entry[0]
+    folder = posixpath.dirname(entry[0])
+    if all(posixpath.dirname(p) == folder for p in entry):
+        return f"{folder}/ ({len(entry)} .npy files)"
+    return ", ".join(entry)
+
+
+def _print_table(
+    head: Sequence[str], rows: Sequence[Sequence[str]], out: TextIO, right: Sequence[int] = ()
+) -> None:
+    widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
+
+    def line(cells: Sequence[str]) -> str:
+        parts = [
+            c.rjust(w) if i in right else c.ljust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ]
+        return "  ".join(parts).rstrip()
+
+    print(line(head), file=out)
+    print("  ".join("-" * w for w in widths), file=out)
+    for row in rows:
+        print(line(row), file=out)
+
+
+# -- demo -----------------------------------------------------------------------------------
+
+
+def _numpy_schema(schema: CollectionSchema) -> CollectionSchema:
+    """The demo schema for NumPy: no Array fields, nullable fields made non-nullable."""
+    fields = [
+        dataclasses.replace(f, nullable=False) if f.name in _NUMPY_FILL else f
+        for f in schema.fields
+        if f.name not in _NUMPY_DROP
+    ]
+    return CollectionSchema(
+        fields,
+        enable_dynamic_field=schema.enable_dynamic_field,
+        description=schema.description,
+        name=schema.name,
+        function_output_fields=schema.function_output_fields,
+    )
+
+
+def _numpy_batches(batches: Iterator[Batch]) -> Iterator[Batch]:
+    """The demo data for NumPy: Array columns dropped, nulls of nullable fields filled."""
+    for batch in batches:
+        assert isinstance(batch, pa.RecordBatch)  # the sample is Parquet
+        names = [n for n in batch.schema.names if n not in _NUMPY_DROP]
+        columns = [
+            pc.fill_null(batch.column(n), pa.scalar(_NUMPY_FILL[n], batch.schema.field(n).type))
+            if n in _NUMPY_FILL
+            else batch.column(n)
+            for n in names
+        ]
+        yield pa.RecordBatch.from_arrays(columns, names=names)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    data_dir = resources.files("bulkwriter") / "data"
+    with (
+        resources.as_file(data_dir / _DEMO_DATA) as data,
+        resources.as_file(data_dir / _DEMO_SCHEMA) as schema_path,
+    ):
+        schema = as_schema(schema_path)
+        out = str(args.out).rstrip("/\\") or "."
+        print(f"bulkwriter demo: {_DEMO_DATA} -> {out}/<format>")
+        print(
+            f"note: NumPy cannot carry Array or nullable fields, so {out}/numpy is written without "
+            f'{" and ".join(_NUMPY_DROP)} and with the nulls of homepage (as "") and installed_size_kb '
+            "(as 0) filled, those fields made non-nullable."
+        )
+        rows: list[tuple[str, str, str, str, str]] = []
+        for fmt in _FORMATS:
+            batches: Iterator[Batch] = iter_input([data])
+            fmt_schema = schema
+            if fmt == "numpy":
+                batches, fmt_schema = _numpy_batches(batches), _numpy_schema(schema)
+            started = time.perf_counter()
+            result = api.write(batches, f"{out}/{fmt}", schema=fmt_schema, format=fmt, mode="overwrite")
+            seconds = time.perf_counter() - started
+            rows.append(
+                (
+                    fmt,
+                    str(len(result.files)),
+                    f"{result.rows_written:,}",
+                    f"{result.bytes_written:,}",
+                    f"{seconds:.2f}",
+                )
+            )
+    print()
+    _print_table(("format", "files", "rows", "bytes", "seconds"), rows, sys.stdout, right=(1, 2, 3, 4))
+    print(f"\ninspect one with: bulkwriter inspect {out}/parquet")
+    return 0

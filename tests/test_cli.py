@@ -1,0 +1,331 @@
+"""Tests of the command line (bulkwriter.cli), run in-process through main() and once as a subprocess."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from bulkwriter.cli import main, parse_size
+
+SCHEMA = {
+    "autoId": False,
+    "enabledDynamicField": False,
+    "fields": [
+        {"fieldName": "id", "dataType": "Int64", "isPrimary": True},
+        {
+            "fieldName": "name",
+            "dataType": "VarChar",
+            "nullable": True,
+            "elementTypeParams": {"max_length": 8},
+        },
+        {"fieldName": "score", "dataType": "Float"},
+        {"fieldName": "vec", "dataType": "FloatVector", "elementTypeParams": {"dim": 2}},
+    ],
+}
+
+
+@pytest.fixture
+def schema_file(tmp_path: Path) -> Path:
+    path = tmp_path / "schema.json"
+    path.write_text(json.dumps(SCHEMA))
+    return path
+
+
+@pytest.fixture
+def rows_csv(tmp_path: Path) -> Path:
+    path = tmp_path / "in" / "rows.csv"
+    path.parent.mkdir()
+    lines = (
+        ["id,name,score,vec"] + [f'{i},n{i},{i / 2},"[{i}, 0.5]"' for i in range(10)] + ['10,\\N,1,"[1,2]"']
+    )
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture
+def bad_jsonl(tmp_path: Path) -> Path:
+    path = tmp_path / "bad.jsonl"
+    rows = [
+        {"id": 101, "name": "ok", "score": 1.0, "vec": [1, 2]},
+        {"id": 102, "name": "much too long", "score": 1.0, "vec": [1, 2]},
+        {"id": 103, "name": "ok", "score": 1.0, "vec": [1, 2, 3]},
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+# -- usage ----------------------------------------------------------------------------------
+
+
+def test_python_m_help() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "bulkwriter", "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("usage: bulkwriter")
+    for command in ("convert", "validate", "inspect", "demo"):
+        assert command in proc.stdout
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.startswith("bulkwriter ")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        ([], "the following arguments are required: COMMAND"),
+        (["convert", "x.csv", "--out", "o"], "the following arguments are required: --schema"),
+        (["convert", "x.csv", "--schema", "s", "--out", "o", "--format", "xml"], "invalid choice: 'xml'"),
+        (
+            ["convert", "x.csv", "--schema", "s", "--out", "o", "--max-bytes-per-file", "12 parsecs"],
+            "invalid size",
+        ),
+        (
+            ["convert", "x.csv", "--schema", "s", "--out", "o", "--max-rows-per-file", "0"],
+            "invalid count '0'",
+        ),
+        (
+            ["convert", "x.csv", "--schema", "s", "--out", "o", "--milvus-version", "two"],
+            "invalid Milvus version",
+        ),
+        (["validate", "x.csv", "--schema", "s", "--max-errors", "-1"], "invalid count '-1'"),
+    ],
+)
+def test_bad_usage_exits_2(capsys: pytest.CaptureFixture[str], argv: list[str], message: str) -> None:
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("text", "size"),
+    [
+        ("4096", 4096),
+        ("512MiB", 512 * 2**20),
+        ("1GB", 10**9),
+        ("1gb", 10**9),
+        ("1.5 GiB", 3 * 2**29),
+        ("10kB", 10_000),
+        ("2KiB", 2048),
+        ("7b", 7),
+        ("1TiB", 2**40),
+    ],
+)
+def test_parse_size(text: str, size: int) -> None:
+    assert parse_size(text) == size
+
+
+@pytest.mark.parametrize("text", ["", "MiB", "-1", "1 M", "0", "0.1B", "1e3", "12 parsecs"])
+def test_parse_size_rejects(text: str) -> None:
+    with pytest.raises(argparse.ArgumentTypeError, match="invalid size"):
+        parse_size(text)
+
+
+# -- convert --------------------------------------------------------------------------------
+
+
+def test_convert_csv_to_parquet(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, schema_file: Path, rows_csv: Path
+) -> None:
+    out = tmp_path / "out"
+    status = main(
+        ["convert", str(rows_csv), "--schema", str(schema_file), "--out", str(out), "--no-progress"]
+    )
+    captured = capsys.readouterr()
+    assert status == 0, captured.err
+    assert (
+        captured.out
+        == f"parquet: 1 file(s), 11 rows, {(out / 'part-00000.parquet').stat().st_size:,} bytes -> {out}\n  import requests: 1 (1 entries)\n"
+    )
+    assert captured.err == ""
+    table = pq.read_table(out / "part-00000.parquet")
+    assert table.column("name").to_pylist()[-2:] == ["n9", None]
+    assert table.column("vec").to_pylist()[1] == pytest.approx([1.0, 0.5])
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "json", "jsonl", "numpy", "csv"])
+def test_convert_every_format_with_rollover(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, schema_file: Path, rows_csv: Path, fmt: str
+) -> None:
+    schema = json.loads(schema_file.read_text())
+    if fmt == "numpy":  # NumPy cannot carry nullable fields: give every row a name
+        schema["fields"][1].pop("nullable")
+        schema_file.write_text(json.dumps(schema))
+        rows_csv.write_text(rows_csv.read_text().replace("\\N", "nobody"))
+    out = tmp_path / fmt
+    argv = ["convert", str(rows_csv.parent), "--schema", str(schema_file), "--out", str(out)]
+    assert main([*argv, "--format", fmt, "--max-rows-per-file", "4"]) == 0, capsys.readouterr().err
+    assert capsys.readouterr().out.startswith(f"{fmt}: 3 file(s), 11 rows,")
+    assert main(["inspect", str(out), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert [f["rows"] for f in info["files"]] == [4, 4, 3]
+    assert info["rows"] == 11
+    assert info["format"] == fmt
+    assert sum(len(batch) for batch in info["import_batches"]) == 3
+
+
+def test_convert_modes(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, schema_file: Path, rows_csv: Path
+) -> None:
+    out = tmp_path / "out"
+    argv = ["convert", str(rows_csv), "--schema", str(schema_file), "--out", str(out), "--no-progress"]
+    assert main(argv) == 0
+    capsys.readouterr()
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("bulkwriter: error: ")
+    assert str(out) in err
+    assert main([*argv, "--mode", "append"]) == 0
+    assert main([*argv, "--mode", "overwrite"]) == 0
+    capsys.readouterr()
+    assert main(["inspect", str(out), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["rows"] == 11
+
+
+def test_convert_invalid_values_exit_1_and_write_nothing(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, schema_file: Path, bad_jsonl: Path
+) -> None:
+    out = tmp_path / "out"
+    assert main(["convert", str(bad_jsonl), "--schema", str(schema_file), "--out", str(out)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.splitlines()
+    assert lines[0] == "bulkwriter: error: 2 invalid values; nothing was written:"
+    assert lines[1].startswith("  row 1, field 'name': expected ")
+    assert lines[2].startswith("  row 2, field 'vec': expected ")
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_convert_unreadable_input_exit_1(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, schema_file: Path
+) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": 1}\n{"id": \n')
+    assert main(["convert", str(bad), "--schema", str(schema_file), "--out", str(tmp_path / "o")]) == 1
+    assert (
+        capsys.readouterr().err
+        == f"bulkwriter: error: {bad}: line 2: not valid JSON at column 8: unexpected end of data\n"
+    )
+    missing = tmp_path / "missing.csv"
+    assert main(["convert", str(missing), "--schema", str(schema_file), "--out", str(tmp_path / "o")]) == 1
+    assert capsys.readouterr().err == f"bulkwriter: error: {missing}: no such file or folder\n"
+
+
+def test_convert_bad_schema_exit_1(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, rows_csv: Path
+) -> None:
+    schema = tmp_path / "s.json"
+    schema.write_text('{"fields": [{"fieldName": "id", "dataType": "Int64"}]}')
+    assert main(["convert", str(rows_csv), "--schema", str(schema), "--out", str(tmp_path / "o")]) == 1
+    assert "bulkwriter: error: " in capsys.readouterr().err
+    assert (
+        main(
+            ["convert", str(rows_csv), "--schema", str(tmp_path / "nope.json"), "--out", str(tmp_path / "o")]
+        )
+        == 1
+    )
+    assert "cannot read schema file" in capsys.readouterr().err
+
+
+def test_convert_progress_callback_quiet_off_terminal(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, schema_file: Path, rows_csv: Path
+) -> None:
+    # the bar is on by default but tqdm stays quiet when stderr is not a terminal (as here)
+    assert main(["convert", str(rows_csv), "--schema", str(schema_file), "--out", str(tmp_path / "o")]) == 0
+    assert capsys.readouterr().err == ""
+
+
+# -- validate -------------------------------------------------------------------------------
+
+
+def test_validate_valid(capsys: pytest.CaptureFixture[str], schema_file: Path, rows_csv: Path) -> None:
+    assert main(["validate", str(rows_csv), "--schema", str(schema_file)]) == 0
+    assert capsys.readouterr().out == "all 11 rows are valid\n"
+
+
+def test_validate_lists_every_invalid_value(
+    capsys: pytest.CaptureFixture[str], schema_file: Path, bad_jsonl: Path
+) -> None:
+    assert main(["validate", str(bad_jsonl), "--schema", str(schema_file)]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3
+    assert lines[0].startswith("row 1, field 'name': expected a string of at most 8 UTF-8 bytes, got ")
+    assert lines[1].startswith("row 2, field 'vec': ")
+    assert lines[2] == "2 invalid values in 3 rows"
+
+
+def test_validate_rows_per_file_and_max_errors(
+    capsys: pytest.CaptureFixture[str], schema_file: Path, rows_csv: Path, bad_jsonl: Path
+) -> None:
+    assert main(["validate", str(rows_csv), str(bad_jsonl), "--schema", str(schema_file)]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith(
+        f"{bad_jsonl}: row 1, field 'name': "
+    )  # row 12 of the input, row 1 of its file
+    assert lines[-1] == "2 invalid values in 14 rows"
+    assert main(["validate", str(bad_jsonl), "--schema", str(schema_file), "--max-errors", "1"]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2
+    assert lines[1] == "1 invalid value (stopped at --max-errors 1)"
+
+
+# -- inspect --------------------------------------------------------------------------------
+
+
+def test_inspect_text(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, schema_file: Path, rows_csv: Path
+) -> None:
+    out = tmp_path / "out"
+    argv = ["convert", str(rows_csv), "--schema", str(schema_file), "--out", str(out), "--format", "csv"]
+    assert main([*argv, "--max-rows-per-file", "6"]) == 0
+    capsys.readouterr()
+    assert main(["inspect", str(out)]) == 0
+    text = capsys.readouterr().out
+    lines = text.splitlines()
+    assert lines[0].split() == ["path", "rows", "bytes"]
+    assert lines[2].split()[:2] == [f"{out}/part-00000.csv", "6"]
+    assert lines[3].split()[:2] == [f"{out}/part-00001.csv", "5"]
+    assert lines[4].split()[:2] == ["total", "11"]
+    assert f"csv: 2 file(s) in {out}; 1 import request(s), 2 entries" in text
+    assert "request 1: 2 entries" in text
+    assert 'import options: {"nullkey": "\\\\N"}' in text
+
+
+def test_inspect_without_manifest(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main(["inspect", str(tmp_path)]) == 1
+    assert "_bulkwriter.json is missing" in capsys.readouterr().err
+
+
+# -- demo -----------------------------------------------------------------------------------
+
+
+def test_demo(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "note: NumPy cannot carry Array or nullable fields" in text
+    header = next(line for line in text.splitlines() if line.startswith("format"))
+    assert header.split() == ["format", "files", "rows", "bytes", "seconds"]
+    for fmt in ("parquet", "json", "jsonl", "numpy", "csv"):
+        row = next(line for line in text.splitlines() if line.startswith(fmt + " "))
+        assert row.split()[2] == "1,988"
+        assert main(["inspect", str(out / fmt), "--json"]) == 0
+        info = json.loads(capsys.readouterr().out)
+        assert info["rows"] == 1988
+        assert info["format"] == fmt
+    npy = {p.name for p in (out / "numpy").rglob("*.npy")}
+    assert "depends.npy" not in npy
+    assert "homepage.npy" in npy
+    # again: mode overwrite replaces the earlier demo output
+    assert main(["demo", "--out", str(out)]) == 0
