@@ -18,9 +18,9 @@ from bulkwriter.schema import CollectionSchema, DataType, FieldSchema
 
 __version__ = "0.1.0"
 
-from bulkwriter.api import inspect, validate, write  # noqa: E402  (writer reads __version__)
-from bulkwriter.formats.base import FormatOptions  # noqa: E402
-from bulkwriter.writer import Writer  # noqa: E402
+from bulkwriter.api import inspect, validate, write
+from bulkwriter.formats.base import FormatOptions
+from bulkwriter.writer import Writer
 
 __all__ = [
     "BulkWriterError",

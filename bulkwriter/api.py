@@ -8,9 +8,9 @@ from typing import Any
 import fsspec
 import orjson
 
-from bulkwriter.errors import FieldError, StorageError, ValidationError
+from bulkwriter.errors import FieldError, StorageError
 from bulkwriter.formats.base import FormatOptions
-from bulkwriter.inputs import DEFAULT_BATCH_ROWS, to_batches
+from bulkwriter.inputs import DEFAULT_BATCH_ROWS, RejectedBatch, to_batches
 from bulkwriter.progress import ProgressLike
 from bulkwriter.result import WriteResult, WrittenFile
 from bulkwriter.rollover import DEFAULT_MAX_BYTES_PER_FILE, group_import_entries
@@ -121,18 +121,15 @@ def validate(
     validator = BatchValidator(collection, check_duplicates=check_duplicates)
     errors: list[FieldError] = []
     offset = 0
-    batches = to_batches(data, collection, batch_rows=DEFAULT_BATCH_ROWS)
-    while max_errors is None or len(errors) < max_errors:
-        try:
-            batch = next(batches)
-        except StopIteration:
-            break
-        except ValidationError as exc:  # values Arrow could not even convert
-            errors.extend(e.shifted(offset) for e in exc.errors)
-            continue
-        _, batch_errors = validator.validate(batch)
+    for batch in to_batches(data, collection, batch_rows=DEFAULT_BATCH_ROWS):
+        if isinstance(batch, RejectedBatch):  # values Arrow could not even convert
+            batch_errors = list(batch.errors)
+        else:
+            _, batch_errors = validator.validate(batch)
         errors.extend(e.shifted(offset) for e in batch_errors)
         offset += batch.num_rows
+        if max_errors is not None and len(errors) >= max_errors:
+            break
     return errors if max_errors is None else errors[:max_errors]
 
 

@@ -18,6 +18,7 @@ Python values that Arrow cannot infer one type for (e.g. ``[1, "a"]``) are repor
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from itertools import repeat
 from typing import Any
 
@@ -32,22 +33,41 @@ from bulkwriter.schema.types import DataType
 from bulkwriter.validate.batch import JSON_TEXT_METADATA
 from bulkwriter.validate.vectors import sparse_from_python
 
-__all__ = ["DEFAULT_BATCH_ROWS", "rows_to_batch", "to_batches"]
+__all__ = ["DEFAULT_BATCH_ROWS", "RejectedBatch", "rows_to_batch", "to_batches"]
 
 #: Rows per record batch made from Python rows.
 DEFAULT_BATCH_ROWS = 8_192
 _JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY
 
 
-def to_batches(data: Any, schema: CollectionSchema, *, batch_rows: int = DEFAULT_BATCH_ROWS) -> Iterator[pa.RecordBatch]:
+@dataclass(frozen=True)
+class RejectedBatch:
+    """A batch of Python values that could not even become Arrow columns.
+
+    Attributes
+    ----------
+    errors : tuple of FieldError
+        Why, with row indices relative to the batch.
+    num_rows : int
+        Rows the batch held (so later row indices stay right).
+    """
+
+    errors: tuple[FieldError, ...]
+    num_rows: int
+
+
+def to_batches(
+    data: Any, schema: CollectionSchema, *, batch_rows: int = DEFAULT_BATCH_ROWS
+) -> Iterator[pa.RecordBatch | RejectedBatch]:
     """Yield the input as record batches (see the module docstring for what is accepted).
+
+    Python values Arrow cannot convert (e.g. ``[1, "a"]`` in one field) do not stop the
+    stream: their batch comes as a :class:`RejectedBatch` naming rows and fields.
 
     Raises
     ------
     InputError
         The object is of no accepted kind, or columns have different lengths.
-    ValidationError
-        Python values that cannot form one column (row indices relative to the batch).
     """
     if isinstance(data, pa.RecordBatch):
         yield data
@@ -62,10 +82,9 @@ def to_batches(data: Any, schema: CollectionSchema, *, batch_rows: int = DEFAULT
     elif hasattr(data, "__arrow_c_stream__"):
         yield from pa.RecordBatchReader.from_stream(data)
     elif isinstance(data, Mapping):
-        yield _columns_to_batch(data, schema)
+        yield _columns_or_rejected(data, schema)
     elif isinstance(data, (list, tuple)) and (not data or isinstance(data[0], Mapping)):
-        for start in range(0, len(data), batch_rows):
-            yield rows_to_batch(data[start : start + batch_rows], schema)
+        yield from _rows_in_batches(data, schema, batch_rows)
     elif isinstance(data, (str, bytes)) or not isinstance(data, Iterable):
         raise InputError(
             "data must be rows (list of dicts), a dict of columns, a pyarrow Table/RecordBatch/"
@@ -79,6 +98,25 @@ def to_batches(data: Any, schema: CollectionSchema, *, batch_rows: int = DEFAULT
                     "or use Writer.append_row for one row at a time"
                 )
             yield from to_batches(item, schema, batch_rows=batch_rows)
+
+
+def _columns_or_rejected(data: Mapping[str, Any], schema: CollectionSchema) -> pa.RecordBatch | RejectedBatch:
+    try:
+        return _columns_to_batch(data, schema)
+    except ValidationError as exc:
+        first: Any = next(iter(data.values()), [])
+        return RejectedBatch(exc.errors, len(first) if hasattr(first, "__len__") else 0)
+
+
+def _rows_in_batches(
+    rows: Sequence[Mapping[str, Any]], schema: CollectionSchema, batch_rows: int
+) -> Iterator[pa.RecordBatch | RejectedBatch]:
+    for start in range(0, len(rows), batch_rows):
+        part = rows[start : start + batch_rows]
+        try:
+            yield rows_to_batch(part, schema)
+        except ValidationError as exc:
+            yield RejectedBatch(exc.errors, len(part))
 
 
 def _module_of(obj: object) -> str:
@@ -251,8 +289,8 @@ def rows_to_batch(rows: Sequence[Mapping[str, Any]], schema: CollectionSchema) -
     schema_fields: list[pa.Field] = []
     errors: list[FieldError] = []
     plain = set(map(type, rows)) <= {dict}
-    get = dict.get if plain else Mapping.get
-    contains = dict.__contains__ if plain else Mapping.__contains__
+    get: Any = dict.get if plain else Mapping.get
+    contains: Any = dict.__contains__ if plain else Mapping.__contains__
     for name in sorted(keys, key=lambda k: (k not in fields, k)):
         values = list(map(get, rows, repeat(name)))
         field = fields.get(name)

@@ -71,7 +71,7 @@ def make_progress(progress: ProgressLike, description: str = "bulkwriter") -> Pr
     if progress is True:
         return _Tqdm(description)
     if hasattr(progress, "update") and hasattr(progress, "close"):
-        return progress  # type: ignore[return-value]
+        return progress
     if callable(progress):
         return _Callback(progress)
     raise TypeError(f"progress must be None, a bool, a callable or a Progress object, got {type(progress).__name__}")

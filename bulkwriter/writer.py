@@ -20,7 +20,7 @@ from bulkwriter import __version__
 from bulkwriter.errors import DestinationExistsError, ValidationError, WriterClosedError
 from bulkwriter.formats import get_encoder
 from bulkwriter.formats.base import FormatOptions
-from bulkwriter.inputs import DEFAULT_BATCH_ROWS, rows_to_batch, to_batches
+from bulkwriter.inputs import DEFAULT_BATCH_ROWS, RejectedBatch, rows_to_batch, to_batches
 from bulkwriter.progress import ProgressLike, make_progress
 from bulkwriter.result import WriteResult, WrittenFile
 from bulkwriter.rollover import (
@@ -168,14 +168,11 @@ class Writer:
         """
         self._check_open()
         self._flush_row_buffer()
-        batches = to_batches(data, self.schema, batch_rows=self._batch_rows)
-        while True:
-            try:
-                batch = next(batches)
-            except StopIteration:
-                break
-            except ValidationError as exc:
-                raise exc.shifted(self._rows_in) from None
+        for batch in to_batches(data, self.schema, batch_rows=self._batch_rows):
+            if isinstance(batch, RejectedBatch):
+                offset = self._rows_in
+                self._rows_in += batch.num_rows
+                raise ValidationError([e.shifted(offset) for e in batch.errors], self.schema.name)
             self._add_batch(batch)
 
     def append_row(self, row: Mapping[str, Any]) -> None:

@@ -140,9 +140,15 @@ def test_with_block_commits_on_success_and_aborts_on_error(tmp_path: Path) -> No
     assert w.result is not None
     assert w.result.rows_written == 3
     assert (tmp_path / "ok" / "part-00000.jsonl").read_text().count("\n") == 3
-    with pytest.raises(RuntimeError, match="boom"), Writer(tmp_path / "bad", schema=SCHEMA) as w2:
-        w2.write(columns(100))
-        raise RuntimeError("boom")
+    w2 = Writer(tmp_path / "bad", schema=SCHEMA)
+
+    def fail_inside_with_block() -> None:
+        with w2:
+            w2.write(columns(100))
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        fail_inside_with_block()
     assert visible(tmp_path / "bad") == []
     assert not (tmp_path / ".bulkwriter-staging").exists()
     with pytest.raises(WriterClosedError):

@@ -119,4 +119,4 @@ class Encoder(ABC):
 
     def estimate_bytes_per_row(self, table: pa.Table) -> float:
         """A first guess of encoded bytes per row, before any chunk was encoded."""
-        return max(1.0, table.nbytes / max(1, table.num_rows))
+        return max(1.0, float(table.nbytes) / max(1, int(table.num_rows)))

@@ -141,29 +141,10 @@ class FieldSchema:
         return SchemaError(f"field '{self.name}' ({self.dtype.value}): {message}")
 
     def _check_params(self) -> None:
-        dtype = self.dtype
-        if dtype.is_dense_vector:
-            if self.dim is None:
-                raise self._fail("a dense vector needs dim")
-            if self.dim > MAX_DIM * (8 if dtype is DataType.BINARY_VECTOR else 1):
-                raise self._fail(f"dim {self.dim} is above the limit {MAX_DIM}")
-            if dtype is DataType.BINARY_VECTOR and self.dim % 8:
-                raise self._fail(f"BinaryVector dim counts bits and must be a multiple of 8, got {self.dim}")
-        elif self.dim is not None:
-            raise self._fail("dim is only for dense vectors")
-        if dtype is DataType.ARRAY:
-            if self.element_type is None:
-                raise self._fail("an Array needs element_type")
-            if self.element_type not in _ELEMENT_TYPES:
-                raise self._fail(f"Array elements cannot be {self.element_type.value}")
-            if self.max_capacity is None:
-                raise self._fail("an Array needs max_capacity")
-            if self.max_capacity > MAX_CAPACITY:
-                raise self._fail(f"max_capacity {self.max_capacity} is above the limit {MAX_CAPACITY}")
-        elif self.element_type is not None or self.max_capacity is not None:
-            raise self._fail("element_type and max_capacity are only for Array fields")
-        needs_length = dtype is DataType.VARCHAR or (
-            dtype is DataType.ARRAY and self.element_type is DataType.VARCHAR
+        self._check_dim()
+        self._check_array()
+        needs_length = self.dtype is DataType.VARCHAR or (
+            self.dtype is DataType.ARRAY and self.element_type is DataType.VARCHAR
         )
         if needs_length:
             if self.max_length is None:
@@ -172,6 +153,33 @@ class FieldSchema:
                 raise self._fail(f"max_length {self.max_length} is above the limit {MAX_VARCHAR_LENGTH}")
         elif self.max_length is not None:
             raise self._fail("max_length is only for VarChar and Array of VarChar")
+
+    def _check_dim(self) -> None:
+        dtype = self.dtype
+        if not dtype.is_dense_vector:
+            if self.dim is not None:
+                raise self._fail("dim is only for dense vectors")
+            return
+        if self.dim is None:
+            raise self._fail("a dense vector needs dim")
+        if self.dim > MAX_DIM * (8 if dtype is DataType.BINARY_VECTOR else 1):
+            raise self._fail(f"dim {self.dim} is above the limit {MAX_DIM}")
+        if dtype is DataType.BINARY_VECTOR and self.dim % 8:
+            raise self._fail(f"BinaryVector dim counts bits and must be a multiple of 8, got {self.dim}")
+
+    def _check_array(self) -> None:
+        if self.dtype is not DataType.ARRAY:
+            if self.element_type is not None or self.max_capacity is not None:
+                raise self._fail("element_type and max_capacity are only for Array fields")
+            return
+        if self.element_type is None:
+            raise self._fail("an Array needs element_type")
+        if self.element_type not in _ELEMENT_TYPES:
+            raise self._fail(f"Array elements cannot be {self.element_type.value}")
+        if self.max_capacity is None:
+            raise self._fail("an Array needs max_capacity")
+        if self.max_capacity > MAX_CAPACITY:
+            raise self._fail(f"max_capacity {self.max_capacity} is above the limit {MAX_CAPACITY}")
 
     def _check_flags(self) -> None:
         dtype = self.dtype

@@ -17,6 +17,7 @@ write to the same destination removes such leftovers.
 
 from __future__ import annotations
 
+import contextlib
 import posixpath
 import re
 import uuid
@@ -167,10 +168,8 @@ class StagedOutput:
             self.fs.mv(staged_manifest, manifest_path)
         except (OSError, ValueError) as exc:
             for path in moved:
-                try:
+                with contextlib.suppress(OSError):
                     self.fs.rm(path, recursive=True)
-                except OSError:
-                    pass
             self.abort()
             raise CommitError(f"commit to {self.url!r} failed, nothing was made visible: {exc}") from exc
         self._remove_staging(cleanup_stale=self.mode == "overwrite")

@@ -11,7 +11,13 @@ from bulkwriter.schema.field import FieldSchema
 from bulkwriter.schema.types import DataType
 from bulkwriter.validate._util import ColumnResult, described, error_rows, make_errors, type_label
 from bulkwriter.validate.arrays import conform_array
-from bulkwriter.validate.scalars import conform_bool, conform_float, conform_int, conform_json, conform_varchar
+from bulkwriter.validate.scalars import (
+    conform_bool,
+    conform_float,
+    conform_int,
+    conform_json,
+    conform_varchar,
+)
 from bulkwriter.validate.vectors import conform_dense_vector, conform_sparse_vector
 
 __all__ = ["conform_column", "conform_values"]

@@ -58,11 +58,12 @@ class PrimaryKeyTracker:
             order = np.argsort(keys, kind="stable")
             ordered = keys[order]
             same = np.flatnonzero(ordered[1:] == ordered[:-1]) + 1
-            for pos in same:
-                row, first = int(order[pos]), int(order[pos - 1])
-                while pos > 0 and ordered[pos - 1] == ordered[pos]:
-                    pos -= 1
-                first = int(order[pos])
+            for dup in same:
+                row = int(order[dup])
+                start = int(dup)
+                while start > 0 and ordered[start - 1] == ordered[start]:
+                    start -= 1
+                first = int(order[start])
                 if self.field.dtype is DataType.VARCHAR and column[row].as_py() != column[first].as_py():
                     continue  # hash collision, not a duplicate
                 errors[row] = self._error(column, row, f"a unique primary key (row {first} has it too)")
@@ -70,8 +71,8 @@ class PrimaryKeyTracker:
             pos = np.searchsorted(run, keys)
             hit = pos < len(run)
             hit[hit] = run[pos[hit]] == keys[hit]
-            for row in np.flatnonzero(hit):
-                errors.setdefault(int(row), self._error(column, int(row), "a primary key not written before"))
+            for hit_row in np.flatnonzero(hit):
+                errors.setdefault(int(hit_row), self._error(column, int(hit_row), "a primary key not written before"))
         return [errors[r] for r in sorted(errors)], keys
 
     def _error(self, column: pa.Array, row: int, expected: str) -> FieldError:
