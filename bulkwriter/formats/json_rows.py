@@ -1,0 +1,66 @@
+"""The row-JSON encoder: one ``{"rows": [...]}`` document per chunk.
+
+Follows ``target-formats.md`` §2 (Row JSON value) and §4 (Row JSON); Milvus docs,
+prepare-source-data: JSON; Milvus ``internal/util/importutilv2/json``.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from bulkwriter.formats._rows import build_rows, dumps_json_document
+from bulkwriter.formats.base import EncodedPart, Encoder
+from bulkwriter.formats.versions import check_format_version, check_version_support
+
+__all__ = ["JsonEncoder"]
+
+
+class JsonEncoder(Encoder):
+    """Encode chunks as row-JSON files (Milvus docs, prepare-source-data: JSON).
+
+    Each file is the UTF-8 document ``{"rows": [row, ...]}`` with ``rows`` the first and
+    only top-level key: the form every Milvus version reads (the bare-list form needs
+    2.3.3+). A row is an object with the input fields in collection order; values follow
+    ``target-formats.md`` §2:
+
+    - Int8-Int64: integer literals (never ``5.0`` or strings); Float: the shortest text of
+      the ``float32``; Double: the shortest text of the ``float64``; Bool: ``true``/``false``.
+    - VarChar: string. JSON field: the object itself when the stored text is a JSON object,
+      otherwise a string holding the JSON text (arrays and scalars).
+    - Array: list. FloatVector: dim numbers. BinaryVector: dim/8 ints 0-255.
+      Float16/BFloat16Vector: dim numbers (the exact values of the 16-bit floats).
+      Int8Vector: dim ints. SparseFloatVector: ``{"<index>": value}``.
+    - Null cells of nullable fields: ``null``.
+    - Dynamic keys: one ``"$meta": {...}`` object per row (switch
+      ``bulkwriter.formats._rows.DYNAMIC_KEYS_IN_META``).
+
+    Raises
+    ------
+    FormatError
+        (from the constructor) ``milvus_version`` lacks a field type of the schema.
+    """
+
+    name = "json"
+    suffix = ".json"
+    is_directory = False
+
+    def check_schema(self) -> None:
+        """Refuse field types the target ``milvus_version`` lacks (JSON itself: all versions)."""
+        check_format_version(self.name, self.options)
+        check_version_support(self.schema, self.options)
+
+    def encode(self, table: pa.Table) -> EncodedPart:
+        """Encode one canonical chunk into the bytes of one ``{"rows": [...]}`` file.
+
+        Parameters
+        ----------
+        table : pyarrow.Table
+            Validated chunk in the canonical form (``bulkwriter.schema.arrow``).
+
+        Returns
+        -------
+        EncodedPart
+            One ``("", bytes)`` file and the row count.
+        """
+        data = dumps_json_document(build_rows(self.schema, table))
+        return EncodedPart(files=(("", data),), rows=table.num_rows)

@@ -1,0 +1,214 @@
+"""The NumPy encoder: one folder per chunk, one ``<field>.npy`` file per input field.
+
+Follows ``target-formats.md`` §2 (NumPy column), §3 and §4 (NumPy); Milvus docs,
+prepare-source-data: NumPy; Milvus ``internal/util/importutilv2/numpy``.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+from numpy.lib.format import write_array
+
+from bulkwriter.errors import FieldError, FormatError, ValidationError
+from bulkwriter.formats._rows import to_array, vector_matrix
+from bulkwriter.formats.base import EncodedPart, Encoder
+from bulkwriter.formats.versions import check_format_version, check_version_support
+from bulkwriter.schema.collection import DYNAMIC_FIELD
+from bulkwriter.schema.field import FieldSchema
+from bulkwriter.schema.types import DataType
+
+__all__ = ["NumpyEncoder", "numpy_dtype"]
+
+#: Exact ``.npy`` dtype of each scalar type (``target-formats.md`` §2: no widening).
+_SCALAR_DTYPES: Final[dict[DataType, np.dtype[Any]]] = {
+    DataType.BOOL: np.dtype(np.bool_),
+    DataType.INT8: np.dtype(np.int8),
+    DataType.INT16: np.dtype(np.int16),
+    DataType.INT32: np.dtype(np.int32),
+    DataType.INT64: np.dtype(np.int64),
+    DataType.FLOAT: np.dtype(np.float32),
+    DataType.DOUBLE: np.dtype(np.float64),
+}
+_VECTOR_DTYPES: Final[dict[DataType, np.dtype[Any]]] = {
+    DataType.FLOAT_VECTOR: np.dtype(np.float32),
+    DataType.BINARY_VECTOR: np.dtype(np.uint8),
+    DataType.FLOAT16_VECTOR: np.dtype(np.uint8),
+    DataType.BFLOAT16_VECTOR: np.dtype(np.uint8),
+    DataType.INT8_VECTOR: np.dtype(np.int8),
+}
+_TEXT_TYPES: Final = frozenset({DataType.VARCHAR, DataType.JSON})
+_UNSUPPORTED: Final = frozenset({DataType.ARRAY, DataType.SPARSE_FLOAT_VECTOR})
+#: Rough size of one ``.npy`` header, bytes (format 1.0 pads it to a multiple of 64).
+_NPY_HEADER_BYTES: Final = 128
+
+
+def numpy_dtype(field: FieldSchema, max_chars: int = 1) -> np.dtype[Any]:
+    """Return the ``.npy`` dtype of ``field`` (``target-formats.md`` §2, NumPy column).
+
+    Bool ``bool``; Int8-Int64 ``int8``-``int64``; Float ``float32``; Double ``float64``;
+    VarChar and JSON ``<U{max_chars}`` (fixed-width unicode, never object); FloatVector
+    ``float32``; BinaryVector, Float16Vector, BFloat16Vector ``uint8``; Int8Vector ``int8``.
+
+    Parameters
+    ----------
+    field : FieldSchema
+        An input field NumPy can carry (not Array or SparseFloatVector).
+    max_chars : int, default 1
+        For VarChar/JSON: the longest value of the chunk, in characters (code points).
+    """
+    if field.dtype in _SCALAR_DTYPES:
+        return _SCALAR_DTYPES[field.dtype]
+    if field.dtype in _VECTOR_DTYPES:
+        return _VECTOR_DTYPES[field.dtype]
+    if field.dtype in _TEXT_TYPES:
+        return np.dtype(f"<U{max(1, max_chars)}")
+    raise FormatError(f"field '{field.name}' ({field.dtype.value}) cannot be written as NumPy")
+
+
+def _max_chars(arr: pa.Array) -> int:
+    if len(arr) == 0:
+        return 1
+    longest = pc.max(pc.utf8_length(arr)).as_py()
+    return max(1, int(longest or 0))
+
+
+def _npy_bytes(array: npt.NDArray[Any]) -> bytes:
+    buffer = io.BytesIO()
+    write_array(buffer, array, allow_pickle=False)
+    return buffer.getvalue()
+
+
+class NumpyEncoder(Encoder):
+    """Encode chunks as NumPy folders (Milvus docs, prepare-source-data: NumPy).
+
+    A part is a folder (``is_directory``) holding one ``<field>.npy`` per input field, in
+    collection order, plus ``$meta.npy`` when the dynamic field is on; every file has the
+    chunk's N rows. Written with ``numpy.lib.format.write_array(..., allow_pickle=False)``.
+    Dtypes and shapes (``target-formats.md`` §2, exact, no widening):
+
+    - Bool ``bool`` (N,); Int8/16/32/64 ``int8/16/32/64`` (N,); Float ``float32`` (N,);
+      Double ``float64`` (N,).
+    - VarChar, JSON (its text) and ``$meta`` (JSON object text): ``<U{n}`` (N,), n the
+      longest value of the chunk in characters (at least 1); each cell costs 4·n bytes.
+    - FloatVector ``float32`` (N, dim); BinaryVector ``uint8`` (N, dim/8);
+      Float16/BFloat16Vector ``uint8`` (N, 2·dim) little-endian bytes; Int8Vector ``int8``
+      (N, dim).
+
+    Raises
+    ------
+    FormatError
+        (from the constructor) the schema has an Array or SparseFloatVector field, or any
+        nullable input field (Milvus rejects the whole NumPy import then;
+        ``target-formats.md`` §3, §4), or ``milvus_version`` lacks a field type.
+    """
+
+    name = "numpy"
+    suffix = ""
+    is_directory = True
+
+    def check_schema(self) -> None:
+        """Refuse Array, SparseFloatVector and nullable fields, and unsupported versions."""
+        check_format_version(self.name, self.options)
+        for field in self.schema.input_fields:
+            if field.dtype in _UNSUPPORTED:
+                raise FormatError(
+                    f"field '{field.name}' ({field.dtype.value}): NumPy import does not support "
+                    f"{field.dtype.value} fields; use parquet or json"
+                )
+            if field.nullable:
+                raise FormatError(
+                    f"field '{field.name}' is nullable: Milvus rejects a NumPy import when any "
+                    "field is nullable; use parquet or json"
+                )
+        check_version_support(self.schema, self.options)
+
+    def _text_array(self, name: str, arr: pa.Array) -> npt.NDArray[Any]:
+        """A string column as ``<U{n}``; trailing NUL characters would be lost, so refuse them."""
+        if len(arr) and pc.any(pc.ends_with(arr, "\x00")).as_py():
+            rows = np.flatnonzero(pc.ends_with(arr, "\x00").to_numpy(zero_copy_only=False)).tolist()
+            raise ValidationError(
+                [
+                    FieldError(
+                        "numpy_trailing_nul",
+                        name,
+                        row,
+                        "text not ending in NUL (NumPy <U strings drop trailing NULs)",
+                        "a value ending in '\\x00'",
+                    )
+                    for row in rows
+                ]
+            )
+        dtype = np.dtype(f"<U{_max_chars(arr)}")
+        return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=dtype).reshape(len(arr))
+
+    def _field_array(self, field: FieldSchema, arr: pa.Array) -> npt.NDArray[Any]:
+        if field.dtype in _TEXT_TYPES:
+            return self._text_array(field.name, arr)
+        if field.dtype in _VECTOR_DTYPES:
+            matrix = vector_matrix(field, arr, decode_half=False)
+            return np.ascontiguousarray(matrix, dtype=_VECTOR_DTYPES[field.dtype])
+        values = arr.to_numpy(zero_copy_only=False)
+        return np.ascontiguousarray(values, dtype=_SCALAR_DTYPES[field.dtype])
+
+    def arrays(self, table: pa.Table) -> list[tuple[str, npt.NDArray[Any]]]:
+        """Return ``(file name, array)`` pairs of a canonical chunk, before serialisation."""
+        out = [
+            (f"{field.name}.npy", self._field_array(field, to_array(table.column(field.name))))
+            for field in self.schema.input_fields
+        ]
+        if self.schema.enable_dynamic_field:
+            meta = to_array(table.column(DYNAMIC_FIELD))
+            out.append((f"{DYNAMIC_FIELD}.npy", self._text_array(DYNAMIC_FIELD, meta)))
+        return out
+
+    def encode(self, table: pa.Table) -> EncodedPart:
+        """Encode one canonical chunk into the ``.npy`` files of one folder.
+
+        Parameters
+        ----------
+        table : pyarrow.Table
+            Validated chunk in the canonical form (``bulkwriter.schema.arrow``); no nulls.
+
+        Returns
+        -------
+        EncodedPart
+            One ``("<field>.npy", bytes)`` pair per input field, then ``("$meta.npy", ...)``.
+
+        Raises
+        ------
+        ValidationError
+            A VarChar, JSON or ``$meta`` value ends in a NUL character, which ``<U`` arrays
+            cannot keep (code ``numpy_trailing_nul``; row is the index within the table).
+        """
+        files = tuple((name, _npy_bytes(array)) for name, array in self.arrays(table))
+        return EncodedPart(files=files, rows=table.num_rows)
+
+    def estimate_bytes_per_row(self, table: pa.Table) -> float:
+        """Estimate encoded bytes per row, counting 4·n bytes per ``<U{n}`` text cell.
+
+        Fixed-width fields count their itemsize times their width (dim, dim/8 or 2·dim);
+        text fields count 4 bytes per character of the longest value in ``table``; each
+        file's header (about 128 bytes) is spread over the rows.
+        """
+        rows = max(1, int(table.num_rows))
+        total = 0.0
+        files = 0
+        for field in self.schema.input_fields:
+            files += 1
+            if field.dtype in _TEXT_TYPES:
+                total += 4 * _max_chars(to_array(table.column(field.name)))
+            elif field.dtype in _VECTOR_DTYPES:
+                width = int(table.schema.field(field.name).type.list_size)
+                total += _VECTOR_DTYPES[field.dtype].itemsize * width
+            else:
+                total += numpy_dtype(field).itemsize
+        if self.schema.enable_dynamic_field:
+            files += 1
+            total += 4 * _max_chars(to_array(table.column(DYNAMIC_FIELD)))
+        return max(1.0, total + files * _NPY_HEADER_BYTES / rows)
