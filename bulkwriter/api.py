@@ -17,7 +17,7 @@ from bulkwriter.rollover import DEFAULT_MAX_BYTES_PER_FILE, group_import_entries
 from bulkwriter.schema.load import SchemaLike, as_schema
 from bulkwriter.storage.staging import MANIFEST_NAME, Mode
 from bulkwriter.validate.batch import BatchValidator
-from bulkwriter.writer import Format, Writer
+from bulkwriter.writer import Format, OnError, Writer
 
 __all__ = ["inspect", "validate", "write"]
 
@@ -36,6 +36,8 @@ def write(
     storage_options: dict[str, Any] | None = None,
     progress: ProgressLike = None,
     check_duplicates: bool = True,
+    on_error: OnError = "raise",
+    max_errors: int | None = None,
 ) -> WriteResult:
     """Validate ``data`` against ``schema`` and write import-ready files to ``path``.
 
@@ -52,8 +54,9 @@ def write(
     path : str or os.PathLike
         Destination folder (local path or fsspec URL).
     schema, format, mode, max_rows_per_file, max_bytes_per_file, milvus_version, format_options,
-    storage_options, progress, check_duplicates
-        As for :class:`~bulkwriter.Writer`.
+    storage_options, progress, check_duplicates, on_error, max_errors
+        As for :class:`~bulkwriter.Writer`. With ``on_error="skip"`` invalid rows are left out
+        and reported in ``result.rows_rejected`` and the rejects file ``result.rejects_path``.
 
     Returns
     -------
@@ -87,6 +90,8 @@ def write(
         storage_options=storage_options,
         progress=progress,
         check_duplicates=check_duplicates,
+        on_error=on_error,
+        max_errors=max_errors,
     )
     try:
         writer.write(data)

@@ -15,7 +15,8 @@ Commands::
     bulkwriter demo [--out DIR]
 
 Exit status: 0 success; 1 the data or the files are at fault (invalid values, unreadable
-input, destination not empty, storage failure), with a message on stderr; 2 bad usage.
+input, destination not empty, storage failure), with a message on stderr; 2 bad usage;
+3 ``convert --on-error skip`` committed the valid rows but left some out (see the rejects file).
 
 The parser is :mod:`argparse` from the standard library: the CLI needs subcommands, typed
 options and generated help, which argparse covers, and it adds no dependency to a package
@@ -46,7 +47,10 @@ from bulkwriter.rollover import DEFAULT_MAX_BYTES_PER_FILE
 from bulkwriter.schema import CollectionSchema, as_schema
 from bulkwriter.writer import Format
 
-__all__ = ["main", "parse_size"]
+__all__ = ["EXIT_ROWS_REJECTED", "main", "parse_size"]
+
+#: Exit status of ``convert --on-error skip`` when valid rows were committed and some left out.
+EXIT_ROWS_REJECTED = 3
 
 _FORMATS: tuple[Format, ...] = ("parquet", "json", "jsonl", "numpy", "csv")
 _MODES = ("error", "overwrite", "append")
@@ -111,6 +115,16 @@ def parse_size(text: str) -> int:
     return size
 
 
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 or more, got {value}")
+    return value
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -132,7 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bulkwriter",
         description="Validate data against a Milvus collection schema and write import-ready files.",
-        epilog="Exit status: 0 ok, 1 invalid data or input/output failure, 2 bad usage.",
+        epilog="Exit status: 0 ok, 1 invalid data or input/output failure, 2 bad usage, "
+        "3 rows left out by --on-error skip.",
     )
     parser.add_argument("--version", action="version", version=f"bulkwriter {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -173,6 +188,19 @@ def build_parser() -> argparse.ArgumentParser:
         type=_milvus_version,
         metavar="V",
         help="oldest Milvus server the files must import into, e.g. 2.5 (default: every supported version)",
+    )
+    convert.add_argument(
+        "--on-error",
+        choices=("raise", "skip"),
+        default="raise",
+        help="raise: stop at the first invalid batch, write nothing (default); skip: leave invalid rows "
+        "out and list them in OUT.rejects.jsonl (exit status 3 when any row was left out)",
+    )
+    convert.add_argument(
+        "--max-errors",
+        type=_non_negative_int,
+        metavar="N",
+        help="with --on-error skip: give up (exit 1, nothing written) once more than N rows are invalid",
     )
     convert.add_argument(
         "--no-progress", action="store_true", help="no progress bar (it only shows on a terminal)"
@@ -287,9 +315,11 @@ def _cmd_convert(args: argparse.Namespace) -> int:
         max_rows_per_file=args.max_rows_per_file,
         max_bytes_per_file=args.max_bytes_per_file,
         progress=not args.no_progress,
+        on_error=args.on_error,
+        max_errors=args.max_errors,
     )
     print(result.summary())
-    return 0
+    return EXIT_ROWS_REJECTED if result.rows_rejected else 0
 
 
 # -- validate -------------------------------------------------------------------------------

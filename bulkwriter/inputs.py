@@ -50,10 +50,13 @@ class RejectedBatch:
         Why, with row indices relative to the batch.
     num_rows : int
         Rows the batch held (so later row indices stay right).
+    rows : sequence of dict, optional
+        The row dicts, when the batch came from rows (lets a skipping writer keep the good ones).
     """
 
     errors: tuple[FieldError, ...]
     num_rows: int
+    rows: Sequence[Mapping[str, Any]] | None = None
 
 
 def to_batches(
@@ -116,7 +119,7 @@ def _rows_in_batches(
         try:
             yield rows_to_batch(part, schema)
         except ValidationError as exc:
-            yield RejectedBatch(exc.errors, len(part))
+            yield RejectedBatch(exc.errors, len(part), part)
 
 
 def _module_of(obj: object) -> str:

@@ -52,6 +52,12 @@ class WriteResult:
         Options every import request must carry (e.g. CSV ``nullkey``).
     manifest_path : str
         Where the manifest ``_bulkwriter.json`` was written.
+    rows_read : int
+        Rows received, valid or not.
+    rows_rejected : int
+        Rows left out by ``on_error="skip"`` (0 otherwise).
+    rejects_path : str or None
+        The rejects file (JSON Lines, :mod:`bulkwriter.rejects`), when rows were rejected.
     """
 
     path: str
@@ -61,6 +67,9 @@ class WriteResult:
     import_batches: list[list[list[str]]]
     import_options: dict[str, str] = field(default_factory=dict)
     manifest_path: str = ""
+    rows_read: int = 0
+    rows_rejected: int = 0
+    rejects_path: str | None = None
 
     @property
     def bytes_written(self) -> int:
@@ -75,6 +84,8 @@ class WriteResult:
             f"  import requests: {len(self.import_batches)} "
             f"({sum(len(b) for b in self.import_batches)} entries)",
         ]
+        if self.rows_rejected:
+            lines.append(f"  rejected: {self.rows_rejected:,} of {self.rows_read:,} rows -> {self.rejects_path}")
         if self.import_options:
             lines.append(f"  import options: {self.import_options}")
         return "\n".join(lines)

@@ -9,19 +9,22 @@ and at commit move everything into place with the manifest last
 
 from __future__ import annotations
 
+import contextlib
 import posixpath
 from collections.abc import Mapping
 from types import TracebackType
 from typing import Any, Literal
 
+import numpy as np
 import pyarrow as pa
 
 from bulkwriter import __version__
-from bulkwriter.errors import DestinationExistsError, ValidationError, WriterClosedError
+from bulkwriter.errors import DestinationExistsError, FieldError, ValidationError, WriterClosedError
 from bulkwriter.formats import get_encoder
 from bulkwriter.formats.base import FormatOptions
 from bulkwriter.inputs import DEFAULT_BATCH_ROWS, RejectedBatch, rows_to_batch, to_batches
 from bulkwriter.progress import ProgressLike, make_progress
+from bulkwriter.rejects import REJECTS_SUFFIX, RejectLog
 from bulkwriter.result import WriteResult, WrittenFile
 from bulkwriter.rollover import (
     DEFAULT_MAX_BYTES_PER_FILE,
@@ -34,9 +37,10 @@ from bulkwriter.schema.load import SchemaLike, as_schema
 from bulkwriter.storage.staging import MANIFEST_NAME, Mode, StagedOutput
 from bulkwriter.validate.batch import BatchValidator
 
-__all__ = ["Format", "Writer"]
+__all__ = ["Format", "OnError", "Writer"]
 
 Format = Literal["parquet", "json", "jsonl", "numpy", "csv"]
+OnError = Literal["raise", "skip"]
 _State = Literal["open", "committed", "aborted"]
 
 
@@ -86,6 +90,15 @@ class Writer:
     check_duplicates : bool, default True
         Reject primary keys repeated anywhere in this write (Milvus does not deduplicate on
         import). Costs 8 bytes of memory per row written.
+    on_error : {"raise", "skip"}, default "raise"
+        ``"raise"``: the first invalid batch raises ValidationError and nothing is committed.
+        ``"skip"``: invalid rows are left out and recorded in a rejects file beside the output
+        (``<destination>.rejects.jsonl``, see :mod:`bulkwriter.rejects`); the result counts rows
+        read, written and rejected (as Pinecone's ``error_mode`` "continue" and Weaviate's
+        failed-object list do).
+    max_errors : int, optional
+        With ``on_error="skip"``: once more than this many rows are rejected, ValidationError
+        is raised (holding every error so far) and nothing is committed. None: no limit.
 
     Raises
     ------
@@ -124,10 +137,19 @@ class Writer:
         progress: ProgressLike = None,
         batch_rows: int = DEFAULT_BATCH_ROWS,
         check_duplicates: bool = True,
+        on_error: OnError = "raise",
+        max_errors: int | None = None,
     ) -> None:
         for name, value in (("max_rows_per_file", max_rows_per_file), ("max_bytes_per_file", max_bytes_per_file)):
             if value is not None and (not isinstance(value, int) or value < 1):
                 raise ValueError(f"{name} must be a positive integer or None, got {value!r}")
+        if on_error not in ("raise", "skip"):
+            raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
+        if max_errors is not None and (not isinstance(max_errors, int) or max_errors < 0):
+            raise ValueError(f"max_errors must be a non-negative integer or None, got {max_errors!r}")
+        self._on_error: OnError = on_error
+        self._max_errors = max_errors
+        self._rejects = RejectLog()
         self.schema = as_schema(schema)
         options = format_options or FormatOptions()
         version = parse_version(milvus_version)
@@ -170,10 +192,9 @@ class Writer:
         self._flush_row_buffer()
         for batch in to_batches(data, self.schema, batch_rows=self._batch_rows):
             if isinstance(batch, RejectedBatch):
-                offset = self._rows_in
-                self._rows_in += batch.num_rows
-                raise ValidationError([e.shifted(offset) for e in batch.errors], self.schema.name)
-            self._add_batch(batch)
+                self._add_rejected(batch)
+            else:
+                self._add_batch(batch)
 
     def append_row(self, row: Mapping[str, Any]) -> None:
         """Add one row (a dict of field name to value); rows are validated in batches.
@@ -198,16 +219,51 @@ class Writer:
         try:
             batch = rows_to_batch(rows, self.schema)
         except ValidationError as exc:
-            self._rows_in += len(rows)
-            raise exc.shifted(self._rows_in - len(rows)) from None
+            self._add_rejected(RejectedBatch(exc.errors, len(rows), rows))
+            return
         self._add_batch(batch)
+
+    def _add_rejected(self, rejected: RejectedBatch) -> None:
+        """Python values Arrow could not convert: raise, or (skip) keep the rows that convert."""
+        offset = self._rows_in
+        if self._on_error == "raise":
+            self._rows_in += rejected.num_rows
+            raise ValidationError([e.shifted(offset) for e in rejected.errors], self.schema.name)
+        positions = np.arange(rejected.num_rows)
+        rows = rejected.rows
+        errors = list(rejected.errors)
+        while errors:
+            if rows is None or any(e.row is None for e in errors):  # cannot tell good from bad
+                self._reject(errors, None, positions, offset)
+                self._rows_in += rejected.num_rows
+                return
+            self._reject(errors, None, positions, offset)
+            bad = {e.row for e in errors}
+            keep = [i for i in range(len(rows)) if i not in bad]
+            positions, rows = positions[keep], [rows[i] for i in keep]
+            try:
+                batch = rows_to_batch(rows, self.schema)
+            except ValidationError as exc:
+                errors = list(exc.errors)
+                continue
+            self._add_batch_at(batch, offset, positions)
+            break
+        self._rows_in = offset + rejected.num_rows
 
     def _add_batch(self, batch: pa.RecordBatch) -> None:
         offset = self._rows_in
         self._rows_in += batch.num_rows
+        self._add_batch_at(batch, offset, None)
+
+    def _add_batch_at(self, batch: pa.RecordBatch, offset: int, positions: np.ndarray | None) -> None:
+        """Validate ``batch``, whose rows sit at input rows ``offset + positions``."""
         valid, errors = self._validator.validate(batch)
         if errors:
-            raise ValidationError([e.shifted(offset) for e in errors], self.schema.name)
+            if self._on_error == "raise":
+                if positions is not None:
+                    errors = [_moved(e, positions) for e in errors]
+                raise ValidationError([e.shifted(offset) for e in errors], self.schema.name)
+            valid = self._skip_invalid(batch, errors, offset, positions)
         if valid.num_rows == 0:
             return
         self._pending.append(valid)
@@ -216,6 +272,37 @@ class Writer:
         if self._policy.bytes_per_row is None:
             self._policy.bytes_per_row = self._encoder.estimate_bytes_per_row(pa.Table.from_batches([valid]))
         self._emit(final=False)
+
+    def _skip_invalid(
+        self, batch: pa.RecordBatch, errors: list[FieldError], offset: int, positions: np.ndarray | None
+    ) -> pa.RecordBatch:
+        """Record the bad rows of ``batch``, then validate what is left (``on_error="skip"``)."""
+        positions = np.arange(batch.num_rows) if positions is None else positions
+        current = batch
+        while errors:
+            self._reject(errors, current, positions, offset)
+            bad = {e.row for e in errors}
+            keep = np.zeros(current.num_rows, dtype=bool) if None in bad else np.ones(current.num_rows, dtype=bool)
+            keep[[r for r in bad if r is not None]] = False
+            positions = positions[keep]
+            current = current.filter(pa.array(keep))
+            valid, errors = self._validator.validate(current)
+        return valid
+
+    def _reject(
+        self, errors: list[FieldError], batch: pa.RecordBatch | None, positions: np.ndarray, offset: int
+    ) -> None:
+        values = {}
+        if batch is not None:
+            values = {int(positions[e.row]): batch.slice(e.row, 1) for e in errors if e.row is not None}
+        mapped = [_moved(e, positions) for e in errors]
+        if any(e.row is None for e in mapped):  # a column-level problem rejects every row of the batch
+            mapped = [e for e in mapped if e.row is not None] + [
+                FieldError(e.code, e.field, int(p), e.expected, e.got) for e in errors if e.row is None for p in positions
+            ]
+        self._rejects.add(mapped, offset, values)
+        if self._max_errors is not None and len(self._rejects.rows) > self._max_errors:
+            raise ValidationError(self._rejects.errors, self.schema.name)
 
     # -- cutting files ----------------------------------------------------------------
     def _emit(self, *, final: bool) -> None:
@@ -273,6 +360,7 @@ class Writer:
         self._output.commit(manifest)
         self._state = "committed"
         self._progress.close()
+        rejects_path = self._write_rejects()
         self.result = WriteResult(
             path=self._output.root,
             format=self._encoder.name,
@@ -281,14 +369,37 @@ class Writer:
             import_batches=group_import_entries([list(f.import_paths) for f in self._files]),
             import_options=self._encoder.import_options(),
             manifest_path=posixpath.join(self._output.root, MANIFEST_NAME),
+            rows_read=self.rows_received,
+            rows_rejected=len(self._rejects.rows),
+            rejects_path=rejects_path,
         )
         return self.result
 
+    @property
+    def rejected(self) -> tuple[FieldError, ...]:
+        """Errors of the rows left out so far (``on_error="skip"``), rows in input positions."""
+        return tuple(self._rejects.errors)
+
+    def _write_rejects(self) -> str | None:
+        """Write the rejects file beside the destination; None when no row was rejected."""
+        if not self._rejects.rows:
+            return None
+        path: str = str(self._output.root).rstrip("/") + REJECTS_SUFFIX
+        self._output.fs.pipe_file(path, self._rejects.render())
+        return path
+
     def abort(self) -> None:
-        """Drop everything staged; the destination stays as it was. Safe to call twice."""
-        if self._state == "committed":
+        """Drop everything staged; the destination stays as it was. Safe to call twice.
+
+        With ``on_error="skip"``, the rejects file is still written (it is a report, not
+        import data), so a write stopped by ``max_errors`` can be diagnosed.
+        """
+        if self._state != "open":
             return
         self._output.abort()
+        if self._rejects.rows:
+            with contextlib.suppress(OSError):
+                self._write_rejects()
         self._state = "aborted"
         self._progress.close()
 
@@ -337,3 +448,11 @@ class Writer:
     def rows_received(self) -> int:
         """Rows received so far (valid or not), including rows still buffered."""
         return self._rows_in + len(self._row_buffer)
+
+
+def _moved(error: FieldError, positions: np.ndarray) -> FieldError:
+    """``error`` with its row mapped through ``positions`` (batch row -> input row)."""
+    if error.row is None:
+        return error
+    row = int(positions[error.row])
+    return FieldError(error.code, error.field, row, error.expected, error.got, error.element)

@@ -329,3 +329,28 @@ def test_demo(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert "homepage.npy" in npy
     # again: mode overwrite replaces the earlier demo output
     assert main(["demo", "--out", str(out)]) == 0
+
+
+def test_convert_on_error_skip_exit_status_and_rejects(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    schema = tmp_path / "schema.json"
+    schema.write_text(
+        json.dumps(
+            {
+                "fields": [
+                    {"fieldName": "id", "dataType": "Int64", "isPrimary": True},
+                    {"fieldName": "v", "dataType": "FloatVector", "elementTypeParams": {"dim": 2}},
+                ]
+            }
+        )
+    )
+    data = tmp_path / "in.jsonl"
+    data.write_text('{"id": 1, "v": [1, 2]}\n{"id": 2, "v": [1]}\n{"id": 3, "v": [3, 4]}\n')
+    out = tmp_path / "out"
+    argv = ["convert", str(data), "--schema", str(schema), "--out", str(out), "--format", "json", "--no-progress"]
+    assert main(argv) == 1
+    assert "row 1, field 'v'" in capsys.readouterr().err
+    assert main([*argv, "--on-error", "skip"]) == 3
+    assert "rejected: 1 of 3 rows" in capsys.readouterr().out
+    assert [r["id"] for r in json.loads((out / "part-00000.json").read_text())["rows"]] == [1, 3]
+    assert json.loads((tmp_path / "out.rejects.jsonl").read_text())["row"] == 1
+    assert main([*argv, "--on-error", "skip", "--max-errors", "0", "--mode", "overwrite"]) == 1

@@ -261,3 +261,53 @@ def test_caller_rows_are_not_modified(tmp_path: Path) -> None:
     snapshot = [dict(r) for r in rows]
     bulkwriter.write(rows, tmp_path / "o", schema=ALL_TYPES, format="json")
     assert rows == snapshot
+
+
+def test_skip_mode_leaves_bad_rows_out_and_reports_them(tmp_path: Path) -> None:
+    import json as _json
+
+    rows = [good_row(i) for i in range(10)]
+    rows[2]["i8"] = 500
+    rows[6]["fv"] = [float("nan")] * 4
+    rows[7]["s"] = "x" * 20
+    rows[7]["i16"] = 10**6
+    result = bulkwriter.write(rows, tmp_path / "out", schema=ALL_TYPES, format="jsonl", on_error="skip")
+    assert (result.rows_read, result.rows_written, result.rows_rejected) == (10, 7, 3)
+    written = [_json.loads(line)["id"] for line in Path(result.files[0].path).read_text().splitlines()]
+    assert written == [0, 1, 3, 4, 5, 8, 9]
+    assert result.rejects_path == str(tmp_path / "out") + ".rejects.jsonl"
+    records = [_json.loads(line) for line in Path(result.rejects_path).read_text().splitlines()]
+    assert [(r["row"], r["field"], r["code"]) for r in records] == [
+        (2, "i8", "int_out_of_range"),
+        (6, "fv", "not_finite"),
+        (7, "i16", "int_out_of_range"),
+        (7, "s", "too_long"),
+    ]
+    assert records[1]["values"]["fv"] == ["NaN", "NaN", "NaN", "NaN"]
+    assert records[0]["values"]["i8"] == 500
+    assert "rejected: 3 of 10 rows" in result.summary()
+
+
+def test_skip_mode_stops_after_max_errors(tmp_path: Path) -> None:
+    rows = [good_row(i) for i in range(10)]
+    for i in (1, 3, 5):
+        rows[i]["i8"] = 999
+    with pytest.raises(ValidationError) as info:
+        bulkwriter.write(rows, tmp_path / "out", schema=ALL_TYPES, on_error="skip", max_errors=2)
+    assert [e.row for e in info.value.errors] == [1, 3, 5]
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+    assert (tmp_path / "out.rejects.jsonl").exists()
+    result = bulkwriter.write(rows, tmp_path / "ok", schema=ALL_TYPES, on_error="skip", max_errors=3)
+    assert result.rows_rejected == 3
+
+
+def test_skip_mode_with_duplicates_and_conversion_failures(tmp_path: Path) -> None:
+    rows = [good_row(i) for i in range(6)]
+    rows[4]["id"] = 1
+    result = bulkwriter.write(rows, tmp_path / "a", schema=ALL_TYPES, on_error="skip")
+    assert result.rows_rejected == 1
+    assert result.rows_written == 5
+    mixed = [good_row(i) for i in range(4)]
+    mixed[2]["id"] = "two"
+    result = bulkwriter.write(mixed, tmp_path / "b", schema=ALL_TYPES, on_error="skip")
+    assert result.rows_rejected >= 1
