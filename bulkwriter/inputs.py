@@ -17,6 +17,7 @@ Python values that Arrow cannot infer one type for (e.g. ``[1, "a"]``) are repor
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import repeat
@@ -222,12 +223,31 @@ def _json_texts(name: str, values: list[Any]) -> tuple[pa.Array, list[FieldError
         if value is None or isinstance(value, str):
             texts.append(value)
             continue
+        if _has_non_finite(value):
+            texts.append(None)
+            errors.append(FieldError("not_finite", name, row, "JSON numbers (NaN and Infinity are not JSON)", short_repr(value)))
+            continue
         try:
             texts.append(orjson.dumps(value, option=_JSON_OPTIONS).decode())
-        except TypeError:
+        except (TypeError, orjson.JSONEncodeError):
             texts.append(None)
             errors.append(FieldError("invalid_json", name, row, "a JSON-serialisable value", short_repr(value)))
     return pa.array(texts, pa.string()), errors
+
+
+def _has_non_finite(value: Any, depth: int = 0) -> bool:
+    """True when a JSON-bound value holds NaN or an infinity (orjson would write ``null``)."""
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if depth > 64:
+        return False  # orjson refuses such depth itself
+    if isinstance(value, dict):
+        return any(_has_non_finite(v, depth + 1) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_has_non_finite(v, depth + 1) for v in value)
+    if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+        return not bool(np.isfinite(value).all())
+    return False
 
 
 def _diagnose(field: FieldSchema | None, name: str, values: list[Any]) -> FieldError:
@@ -323,9 +343,13 @@ def _dump_present(name: str, values: list[Any], present: list[bool]) -> tuple[pa
         if not is_present:
             texts.append(None)
             continue
+        if _has_non_finite(value):
+            texts.append(None)
+            errors.append(FieldError("not_finite", name, row, "JSON numbers (NaN and Infinity are not JSON)", short_repr(value)))
+            continue
         try:
             texts.append(orjson.dumps(value, option=_JSON_OPTIONS).decode())
-        except TypeError:
+        except (TypeError, orjson.JSONEncodeError):
             texts.append(None)
             errors.append(FieldError("invalid_json", name, row, "a JSON-serialisable value", short_repr(value)))
     return pa.array(texts, pa.string()), errors

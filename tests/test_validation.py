@@ -311,3 +311,28 @@ def test_skip_mode_with_duplicates_and_conversion_failures(tmp_path: Path) -> No
     mixed[2]["id"] = "two"
     result = bulkwriter.write(mixed, tmp_path / "b", schema=ALL_TYPES, on_error="skip")
     assert result.rows_rejected >= 1
+
+
+@pytest.mark.parametrize(
+    ("value", "code"),
+    [
+        ({"x": float("nan")}, "not_finite"),
+        ({"deep": [[[float("inf")]]]}, "not_finite"),
+        ({"big": "x" * 70_000}, "json_too_large"),
+        ("[" * 2000 + "]" * 2000, "invalid_json"),
+    ],
+)
+def test_json_values_are_bounded(value: Any, code: str) -> None:
+    errors = errors_for({"j": value})
+    assert [(e.code, e.field, e.row) for e in errors] == [(code, "j", 3)]
+
+
+def test_dynamic_values_are_bounded() -> None:
+    schema = CollectionSchema(
+        [FieldSchema("id", DataType.INT64, is_primary=True), FieldSchema("v", DataType.FLOAT_VECTOR, dim=1)],
+        enable_dynamic_field=True,
+    )
+    errors = bulkwriter.validate([{"id": 1, "v": [1.0], "k": float("nan")}], schema=schema)
+    assert [(e.code, e.field, e.row) for e in errors] == [("not_finite", "k", 0)]
+    errors = bulkwriter.validate([{"id": 1, "v": [1.0], "k": "x" * 70_000}], schema=schema)
+    assert [(e.code, e.field, e.row) for e in errors] == [("json_too_large", "$meta", 0)]

@@ -17,6 +17,7 @@ from bulkwriter.schema.collection import DYNAMIC_FIELD, CollectionSchema
 from bulkwriter.validate._util import error_rows
 from bulkwriter.validate.columns import conform_column
 from bulkwriter.validate.primary_key import PrimaryKeyTracker
+from bulkwriter.validate.scalars import check_json_texts
 
 __all__ = ["JSON_TEXT_METADATA", "BatchValidator"]
 
@@ -176,7 +177,9 @@ class BatchValidator:
             except TypeError as exc:
                 errors.append(FieldError("invalid_json", DYNAMIC_FIELD, row, "JSON-serialisable values", str(exc)[:60]))
                 texts.append("{}")
-        return pa.array(texts, pa.string()), errors
+        meta = pa.array(texts, pa.string())
+        errors.extend(check_json_texts(DYNAMIC_FIELD, meta))
+        return meta, errors
 
 
 def _meta_values(column: pa.Array) -> list[object]:

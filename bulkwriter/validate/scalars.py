@@ -18,7 +18,7 @@ from bulkwriter.schema.field import FieldSchema
 from bulkwriter.schema.types import DataType
 from bulkwriter.validate._util import ColumnResult, cell, described, error_rows, make_errors, type_label
 
-__all__ = ["conform_bool", "conform_float", "conform_int", "conform_json", "conform_varchar", "wrong_type"]
+__all__ = ["MAX_JSON_BYTES", "check_json_texts", "conform_bool", "conform_float", "conform_int", "conform_json", "conform_varchar", "wrong_type"]
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
@@ -202,17 +202,39 @@ def _utf8(data: bytes) -> bool:
     return True
 
 
+#: Largest JSON value, UTF-8 bytes (Milvus "JSON Field": a JSON field value is at most 64 KB;
+#: the dynamic field ``$meta`` is a JSON field too).
+MAX_JSON_BYTES = 65_536
+
+
 def conform_json(field: FieldSchema, arr: pa.Array) -> ColumnResult:
-    """JSON: JSON text (validated by parsing it), or structs/maps/lists turned into JSON text."""
+    """JSON: valid JSON text of at most 65,536 UTF-8 bytes (structs/maps/lists become JSON text).
+
+    Parsing with orjson also bounds nesting (orjson refuses documents nested deeper than
+    1,024 levels) and refuses ``NaN``/``Infinity``, which are not JSON.
+    """
     strings = _as_string(arr)
     if strings is None:
-        if pa.types.is_struct(arr.type) or pa.types.is_map(arr.type) or pa.types.is_list(arr.type):
-            values = arr.to_pylist()
-            if pa.types.is_map(arr.type):
-                values = [None if v is None else dict(v) for v in values]
-            texts = [None if v is None else orjson.dumps(v).decode() for v in values]
-            return pa.array(texts, pa.string()), []
-        return wrong_type(field, arr, "a JSON object or JSON text")
+        if not (pa.types.is_struct(arr.type) or pa.types.is_map(arr.type) or pa.types.is_list(arr.type)):
+            return wrong_type(field, arr, "a JSON object or JSON text")
+        values = arr.to_pylist()
+        if pa.types.is_map(arr.type):
+            values = [None if v is None else dict(v) for v in values]
+        strings = pa.array([None if v is None else orjson.dumps(v).decode() for v in values], pa.string())
+    return strings, check_json_texts(field.name, strings)
+
+
+def check_json_texts(name: str, strings: pa.Array) -> list[FieldError]:
+    """Errors for cells that are not JSON text or are above :data:`MAX_JSON_BYTES`."""
+    lengths = pc.binary_length(strings)
+    too_big = error_rows(pc.greater(lengths, MAX_JSON_BYTES))
+    errors = make_errors(
+        too_big,
+        code="json_too_large",
+        field=name,
+        expected=f"JSON of at most {MAX_JSON_BYTES} UTF-8 bytes",
+        got=lambda r: described(f"{lengths[r].as_py()} bytes"),
+    )
     texts = strings.to_pylist()
     try:
         for text in texts:
@@ -220,10 +242,8 @@ def conform_json(field: FieldSchema, arr: pa.Array) -> ColumnResult:
                 orjson.loads(text)
     except orjson.JSONDecodeError:
         bad = [i for i, t in enumerate(texts) if t is not None and not _is_json(t)]
-        return strings, make_errors(
-            bad, code="invalid_json", field=field.name, expected="valid JSON text", got=lambda r: texts[r]
-        )
-    return strings, []
+        errors += make_errors(bad, code="invalid_json", field=name, expected="valid JSON text", got=lambda r: texts[r])
+    return sorted(errors, key=_row)
 
 
 def _is_json(text: str) -> bool:
