@@ -8,7 +8,8 @@ Accepted (``write`` and ``Writer.write``):
 - ``pyarrow.Table``, ``RecordBatch``, ``RecordBatchReader`` and any object with
   ``__arrow_c_stream__``;
 - pandas and polars DataFrames (recognised without importing them);
-- any iterable (e.g. a generator) of the above.
+- any iterable (e.g. a generator) of the above, or of single row dicts (gathered into
+  batches; :func:`is_row` tells a row from a dict of columns by the schema).
 
 Columns keep the Arrow types the input has; the validators cast them to the canonical form.
 Python values that Arrow cannot infer one type for (e.g. ``[1, "a"]``) are reported as
@@ -95,13 +96,53 @@ def to_batches(
             f"RecordBatchReader, a pandas or polars DataFrame, or an iterable of those; got {type(data).__name__}"
         )
     else:
-        for item in data:
-            if isinstance(item, Mapping):
-                raise InputError(
-                    "an iterable of single row dicts is not accepted by write(); pass a list of rows, "
-                    "or use Writer.append_row for one row at a time"
-                )
-            yield from to_batches(item, schema, batch_rows=batch_rows)
+        yield from _from_iterable(data, schema, batch_rows)
+
+
+def _from_iterable(data: Iterable[Any], schema: CollectionSchema, batch_rows: int) -> Iterator[pa.RecordBatch | RejectedBatch]:
+    """An iterable of inputs; single row dicts (e.g. a generator of rows) are gathered into batches."""
+    rows: list[Mapping[str, Any]] = []
+    for item in data:
+        if isinstance(item, Mapping) and is_row(item, schema):
+            rows.append(item)
+            if len(rows) >= batch_rows:
+                yield from _rows_in_batches(rows, schema, batch_rows)
+                rows = []
+            continue
+        if rows:
+            yield from _rows_in_batches(rows, schema, batch_rows)
+            rows = []
+        yield from to_batches(item, schema, batch_rows=batch_rows)
+    if rows:
+        yield from _rows_in_batches(rows, schema, batch_rows)
+
+
+_COLUMN_TYPES = (np.ndarray, pa.Array, pa.ChunkedArray)
+
+
+def is_row(item: Mapping[str, Any], schema: CollectionSchema) -> bool:
+    """Tell one row dict from a dict of columns, by the schema.
+
+    A dict of columns holds a sequence for every field; a row holds a scalar for a scalar field
+    (Bool, numbers, VarChar) and a flat list of numbers for a dense vector field. A dict whose
+    values are all NumPy or Arrow arrays is taken as columns.
+    """
+    if all(isinstance(v, _COLUMN_TYPES) for v in item.values()):
+        return False
+    fields = _field_map(schema)
+    for name, value in item.items():
+        field = fields.get(name)
+        if field is None or field.dtype in (DataType.JSON, DataType.ARRAY, DataType.SPARSE_FLOAT_VECTOR):
+            continue
+        if field.dtype.is_dense_vector:
+            if isinstance(value, (bytes, bytearray)):
+                return True
+            if isinstance(value, (list, tuple, np.ndarray)):
+                first = value[0] if len(value) else None
+                return not isinstance(first, (list, tuple, np.ndarray, bytes))
+            continue
+        return not isinstance(value, (list, tuple, *_COLUMN_TYPES))
+    return True
 
 
 def _columns_or_rejected(data: Mapping[str, Any], schema: CollectionSchema) -> pa.RecordBatch | RejectedBatch:

@@ -192,3 +192,14 @@ def test_every_input_kind_gives_the_same_files(tmp_path: Path) -> None:
 def test_unknown_input_kind(tmp_path: Path) -> None:
     with pytest.raises(bulkwriter.InputError, match="data must be"):
         bulkwriter.write(42, tmp_path / "o", schema=SCHEMA)
+
+
+def test_generators_of_rows_and_of_column_dicts(tmp_path: Path) -> None:
+    rows = ({"id": i, "title": f"t{i}", "vec": [0.5] * 8} for i in range(25))
+    result = bulkwriter.write(rows, tmp_path / "r", schema=SCHEMA, format="jsonl")
+    assert result.rows_written == 25
+    chunks = (columns(10, start) for start in (0, 10, 20))
+    result = bulkwriter.write(chunks, tmp_path / "c", schema=SCHEMA, format="jsonl")
+    assert result.rows_written == 30
+    lists = ({"id": [i], "title": ["t"], "vec": [[0.5] * 8]} for i in range(3))  # one-row column dicts
+    assert bulkwriter.write(lists, tmp_path / "l", schema=SCHEMA).rows_written == 3
