@@ -75,7 +75,8 @@ def test_sigkill_mid_write_leaves_nothing_and_rerun_is_identical(tmp_path: Path,
     # nothing an import could pick up: no manifest, no part file in the destination
     assert not out.exists() or list(out.iterdir()) == []
     staging = tmp_path / ".bulkwriter-staging"
-    assert staging.exists() and any(staging.rglob("part-*"))  # staged parts were there, invisible
+    assert staging.exists()
+    assert any(staging.rglob("part-*"))
 
     first = run_writer(tmp_path, out, fmt, rows=20_000, pause=0)
     stdout, stderr = first.communicate(timeout=120)
@@ -116,6 +117,7 @@ def test_file_size_limit_gives_storage_error_and_cleans_up(tmp_path: Path) -> No
     out = tmp_path / "out"
     proc = subprocess.run([sys.executable, str(script), str(out)], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 3, proc.stderr
-    assert proc.stdout.startswith("StorageError:") and "part-00000" in proc.stdout
+    assert proc.stdout.startswith("StorageError:")
+    assert "part-00000" in proc.stdout
     assert not out.exists() or list(out.iterdir()) == []
     assert not (tmp_path / ".bulkwriter-staging").exists()
