@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import posixpath
 from typing import Any
 
 import fsspec
-import orjson
 
-from bulkwriter.errors import FieldError, StorageError
+from bulkwriter.errors import FieldError
 from bulkwriter.formats.base import FormatOptions
 from bulkwriter.inputs import DEFAULT_BATCH_ROWS, RejectedBatch, to_batches
 from bulkwriter.progress import ProgressLike
-from bulkwriter.result import WriteResult, WrittenFile
+from bulkwriter.result import WriteResult
 from bulkwriter.rollover import DEFAULT_MAX_BYTES_PER_FILE, group_import_entries
 from bulkwriter.schema.load import SchemaLike, as_schema
-from bulkwriter.storage.staging import MANIFEST_NAME, Mode
+from bulkwriter.storage.location import resolve
+from bulkwriter.storage.retry import RetryPolicy
+from bulkwriter.storage.staging import MANIFEST_NAME, Mode, read_manifest
 from bulkwriter.validate.batch import BatchValidator
 from bulkwriter.writer import Format, OnError, Writer
 
@@ -34,6 +34,8 @@ def write(
     milvus_version: str | tuple[int, ...] | None = None,
     format_options: FormatOptions | None = None,
     storage_options: dict[str, Any] | None = None,
+    filesystem: fsspec.AbstractFileSystem | None = None,
+    retry: RetryPolicy | None = None,
     progress: ProgressLike = None,
     check_duplicates: bool = True,
     on_error: OnError = "raise",
@@ -54,7 +56,7 @@ def write(
     path : str or os.PathLike
         Destination folder (local path or fsspec URL).
     schema, format, mode, max_rows_per_file, max_bytes_per_file, milvus_version, format_options,
-    storage_options, progress, check_duplicates, on_error, max_errors
+    storage_options, filesystem, retry, progress, check_duplicates, on_error, max_errors
         As for :class:`~bulkwriter.Writer`. With ``on_error="skip"`` invalid rows are left out
         and reported in ``result.rows_rejected`` and the rejects file ``result.rejects_path``.
 
@@ -88,6 +90,8 @@ def write(
         milvus_version=milvus_version,
         format_options=format_options,
         storage_options=storage_options,
+        filesystem=filesystem,
+        retry=retry,
         progress=progress,
         check_duplicates=check_duplicates,
         on_error=on_error,
@@ -138,48 +142,48 @@ def validate(
     return errors if max_errors is None else errors[:max_errors]
 
 
-def inspect(path: Any, *, storage_options: dict[str, Any] | None = None) -> WriteResult:
+def inspect(
+    path: Any,
+    *,
+    storage_options: dict[str, Any] | None = None,
+    filesystem: fsspec.AbstractFileSystem | None = None,
+) -> WriteResult:
     """Read the manifest of a committed output folder.
 
     Parameters
     ----------
     path : str or os.PathLike
-        An output folder written by bulkwriter.
+        An output folder written by bulkwriter (local path or fsspec URL).
+    storage_options : dict, optional
+        Passed to fsspec, as for :func:`write`.
+    filesystem : fsspec.AbstractFileSystem, optional
+        A filesystem instance instead of ``storage_options``, as for :func:`write`.
 
     Returns
     -------
     WriteResult
-        Every file the manifest lists (for appended outputs: all writes), with import batches.
+        Every file the manifest lists (for appended outputs: all writes), with import batches
+        (bucket-relative keys on object stores) and ``import_uris``.
 
     Raises
     ------
     StorageError
         No manifest (nothing committed there) or it cannot be read.
     """
-    fs, root = fsspec.core.url_to_fs(str(path), **(storage_options or {}))
-    root = root.rstrip("/")
-    manifest_path = posixpath.join(root, MANIFEST_NAME)
-    try:
-        manifest = orjson.loads(fs.cat_file(manifest_path))
-    except FileNotFoundError as exc:
-        raise StorageError(f"no committed output at {str(path)!r}: {MANIFEST_NAME} is missing") from exc
-    except (OSError, orjson.JSONDecodeError) as exc:
-        raise StorageError(f"cannot read {manifest_path!r}: {exc}") from exc
+    location = resolve(path, storage_options=storage_options, filesystem=filesystem)
+    manifest = read_manifest(location)
     files = tuple(
-        WrittenFile(
-            path=posixpath.join(root, f["path"]),
-            rows=int(f["rows"]),
-            bytes=int(f["bytes"]),
-            import_paths=tuple(posixpath.join(root, p) for p in f["import_paths"]),
-        )
-        for f in manifest["files"]
+        location.written_file(f["path"], f["import_paths"], int(f["rows"]), int(f["bytes"])) for f in manifest["files"]
     )
     return WriteResult(
-        path=root,
+        path=location.uri,
         format=str(manifest["format"]),
         files=files,
         rows_written=sum(f.rows for f in files),
         import_batches=group_import_entries([list(f.import_paths) for f in files]),
         import_options=dict(manifest.get("import_options", {})),
-        manifest_path=manifest_path,
+        manifest_path=location.uri_of(location.join(MANIFEST_NAME)),
+        uri=location.uri,
+        import_uris=group_import_entries([list(f.import_uris) for f in files]),
+        bucket=location.bucket,
     )

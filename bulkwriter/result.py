@@ -14,19 +14,30 @@ class WrittenFile:
     Attributes
     ----------
     path : str
-        Full path (local) or URL of the file or folder.
+        Full path (local) or URL (``s3://bucket/key``) of the file or folder.
     rows : int
         Rows it holds.
     bytes : int
         Bytes on storage (for a NumPy folder, the sum of its ``.npy`` files).
     import_paths : tuple of str
-        The paths one import entry takes: the file itself, or every ``.npy`` of the folder.
+        The paths one Milvus import entry takes: the file itself, or every ``.npy`` of the
+        folder. Local destinations: absolute paths. Object stores: bucket-relative keys
+        (``prefix/part-00000.parquet``), the form Milvus / Zilliz ``bulk_import`` ``files``
+        and pymilvus ``utility.do_bulk_insert`` take (target-formats §5).
+    uri : str
+        Full URI of the file or folder (``s3://bucket/prefix/part-00000.parquet``,
+        ``gs://...``, ``az://container/...``); local destinations: the absolute path.
+    import_uris : tuple of str
+        ``import_paths`` as full URIs: what Pinecone imports and Zilliz Cloud ``objectUrls``
+        take (target-formats §9).
     """
 
     path: str
     rows: int
     bytes: int
     import_paths: tuple[str, ...]
+    uri: str = ""
+    import_uris: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -36,7 +47,8 @@ class WriteResult:
     Attributes
     ----------
     path : str
-        The destination folder.
+        The destination folder: absolute path (local) or URL (object stores), never with
+        credentials.
     format : str
         Format name.
     files : tuple of WrittenFile
@@ -48,6 +60,8 @@ class WriteResult:
         (a list of entries, each entry a list of paths: one file, or the ``.npy`` set of a
         chunk), at most ``files_per_request`` entries (1,024 on Milvus, Milvus "Import
         Data" limits). pymilvus ``utility.do_bulk_insert`` takes one entry at a time.
+        Paths are absolute for local destinations and bucket-relative keys for object
+        stores (the bucket is :attr:`bucket`).
     import_options : dict of str to str
         Options every import request must carry (e.g. CSV ``nullkey``).
     manifest_path : str
@@ -58,6 +72,13 @@ class WriteResult:
         Rows left out by ``on_error="skip"`` (0 otherwise).
     rejects_path : str or None
         The rejects file (JSON Lines, :mod:`bulkwriter.rejects`), when rows were rejected.
+    uri : str
+        The destination folder as a full URI (``s3://bucket/prefix``); local: the path.
+    import_uris : list of list of list of str
+        ``import_batches`` with full URIs instead of keys, same grouping: for Pinecone and
+        Zilliz Cloud ``objectUrls``.
+    bucket : str or None
+        Bucket or container the keys of ``import_batches`` are relative to; None locally.
     """
 
     path: str
@@ -70,6 +91,9 @@ class WriteResult:
     rows_read: int = 0
     rows_rejected: int = 0
     rejects_path: str | None = None
+    uri: str = ""
+    import_uris: list[list[list[str]]] = field(default_factory=list)
+    bucket: str | None = None
 
     @property
     def bytes_written(self) -> int:

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import Any, Literal
 
+import fsspec
 import numpy as np
 import pyarrow as pa
 
@@ -34,6 +35,7 @@ from bulkwriter.rollover import (
     group_import_entries,
 )
 from bulkwriter.schema.load import SchemaLike, as_schema
+from bulkwriter.storage.retry import RetryPolicy
 from bulkwriter.storage.staging import MANIFEST_NAME, Mode, StagedOutput
 from bulkwriter.validate.batch import BatchValidator
 
@@ -60,7 +62,11 @@ class Writer:
     Parameters
     ----------
     path : str or os.PathLike
-        Destination folder (local path or fsspec URL). Files appear there only at commit.
+        Destination folder: a local path, ``file://`` URL or any fsspec URL
+        (``s3://bucket/prefix``, ``gs://`` / ``gcs://``, ``az://`` / ``abfs://``; S3-compatible
+        stores such as MinIO through ``storage_options``' endpoint URL). On object stores a
+        prefix inside a bucket. Files appear there only at commit (see
+        :mod:`bulkwriter.storage.staging`).
     schema : CollectionSchema, dict, str or pymilvus.CollectionSchema
         The collection schema: a :class:`~bulkwriter.CollectionSchema`, Milvus RESTful v2
         schema JSON (dict or file path), or a pymilvus ``CollectionSchema``.
@@ -82,7 +88,16 @@ class Writer:
     format_options : FormatOptions, optional
         Per-format knobs (CSV null token and separator, Parquet row groups and compression).
     storage_options : dict, optional
-        Passed to fsspec for the destination URL.
+        Passed to fsspec for the destination URL, exactly as pandas and pyarrow pass them
+        (e.g. ``{"key": ..., "secret": ..., "client_kwargs": {"endpoint_url": ...}}`` for
+        s3fs). Never shown in errors, logs, the manifest or reprs.
+    filesystem : fsspec.AbstractFileSystem, optional
+        A filesystem instance to write through instead of building one from ``path``;
+        ``path`` is then a path on it. Not together with ``storage_options``.
+    retry : RetryPolicy, optional
+        Retries of transient storage errors (throttling, HTTP 5xx, connection resets,
+        timeouts): attempts, total seconds and backoff per object. Default
+        ``RetryPolicy()`` (5 attempts, at most 120 s per object).
     progress : None, bool, callable or Progress, optional
         True for a tqdm bar (shown only on a terminal); a callable receives rows done.
     batch_rows : int, default 8192
@@ -108,6 +123,11 @@ class Writer:
         The format cannot carry the schema (e.g. Array fields in NumPy).
     DestinationExistsError
         ``mode="error"`` and the destination holds files.
+    StorageError
+        The destination cannot be read: no such bucket, access denied, unknown scheme.
+    MissingDependencyError
+        The URL's backend is not installed (``pip install 'bulkwriter[s3]'``, ``[gcs]``,
+        ``[azure]``).
 
     Examples
     --------
@@ -134,6 +154,8 @@ class Writer:
         milvus_version: str | tuple[int, ...] | None = None,
         format_options: FormatOptions | None = None,
         storage_options: dict[str, Any] | None = None,
+        filesystem: fsspec.AbstractFileSystem | None = None,
+        retry: RetryPolicy | None = None,
         progress: ProgressLike = None,
         batch_rows: int = DEFAULT_BATCH_ROWS,
         check_duplicates: bool = True,
@@ -157,7 +179,9 @@ class Writer:
             options = FormatOptions(**{**options.__dict__, "milvus_version": version})
         self._encoder = get_encoder(format, self.schema, options)
         self._validator = BatchValidator(self.schema, check_duplicates=check_duplicates)
-        self._output = StagedOutput(path, mode=mode, storage_options=storage_options)
+        self._output = StagedOutput(
+            path, mode=mode, storage_options=storage_options, filesystem=filesystem, retry=retry
+        )
         old = self._output.old_manifest
         if mode == "append" and old is not None and old.get("format") != self._encoder.name:
             self._output.abort()
@@ -172,6 +196,7 @@ class Writer:
         self._pending: list[pa.RecordBatch] = []
         self._pending_rows = 0
         self._files: list[WrittenFile] = []
+        self._entries: list[dict[str, Any]] = []  # manifest entries, paths relative to the root
         self._part_index = self._output.next_part_index()
         self._state: _State = "open"
         self.result: WriteResult | None = None
@@ -330,12 +355,10 @@ class Writer:
         name = f"part-{self._part_index:05d}{self._encoder.suffix}"
         self._part_index += 1
         self._output.stage(name, part.files)
-        final = self._output.final_path(name)
-        if self._encoder.is_directory:
-            paths = tuple(posixpath.join(final, inner) for inner, _ in part.files)
-        else:
-            paths = (final,)
-        self._files.append(WrittenFile(path=final, rows=part.rows, bytes=part.nbytes, import_paths=paths))
+        inner = [i for i, _ in part.files] if self._encoder.is_directory else []
+        self._files.append(self._output.written_file(name, inner, part.rows, part.nbytes))
+        rel = [posixpath.join(name, i) for i in inner] if inner else [name]
+        self._entries.append({"path": name, "rows": part.rows, "bytes": part.nbytes, "import_paths": rel})
 
     # -- ending -----------------------------------------------------------------------
     def commit(self) -> WriteResult:
@@ -361,14 +384,18 @@ class Writer:
         self._state = "committed"
         self._progress.close()
         rejects_path = self._write_rejects()
+        location = self._output.location
         self.result = WriteResult(
-            path=self._output.root,
+            path=location.uri,
             format=self._encoder.name,
             files=tuple(self._files),
             rows_written=self._rows_written(),
             import_batches=group_import_entries([list(f.import_paths) for f in self._files]),
             import_options=self._encoder.import_options(),
-            manifest_path=posixpath.join(self._output.root, MANIFEST_NAME),
+            manifest_path=location.uri_of(location.join(MANIFEST_NAME)),
+            uri=location.uri,
+            import_uris=group_import_entries([list(f.import_uris) for f in self._files]),
+            bucket=location.bucket,
             rows_read=self.rows_received,
             rows_rejected=len(self._rejects.rows),
             rejects_path=rejects_path,
@@ -404,16 +431,7 @@ class Writer:
         self._progress.close()
 
     def _manifest(self) -> dict[str, Any]:
-        root = self._output.root
-        entries = [
-            {
-                "path": posixpath.relpath(f.path, root),
-                "rows": f.rows,
-                "bytes": f.bytes,
-                "import_paths": [posixpath.relpath(p, root) for p in f.import_paths],
-            }
-            for f in self._files
-        ]
+        entries = list(self._entries)
         old = self._output.old_manifest if self._output.mode == "append" else None
         files = (old.get("files", []) if old else []) + entries
         return {
