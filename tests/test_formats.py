@@ -601,3 +601,21 @@ def test_meta_spread_switch(case: Case) -> None:
     assert rows[0]["k"] == 1
     assert rows[0]["s"] == "x"
     assert "k" not in rows[1]
+
+
+def test_json_array_double_refused_for_milvus_2_3() -> None:
+    from bulkwriter import CollectionSchema, DataType, FieldSchema, FormatError
+    from bulkwriter.formats import get_encoder
+    from bulkwriter.formats.base import FormatOptions
+
+    schema = CollectionSchema(
+        [
+            FieldSchema("id", DataType.INT64, is_primary=True),
+            FieldSchema("v", DataType.FLOAT_VECTOR, dim=2),
+            FieldSchema("a", DataType.ARRAY, element_type=DataType.DOUBLE, max_capacity=2),
+        ]
+    )
+    with pytest.raises(FormatError, match="Array<Double>"):
+        get_encoder("json", schema, FormatOptions(milvus_version=(2, 3, 5)))
+    get_encoder("json", schema, FormatOptions(milvus_version=(2, 4)))
+    get_encoder("parquet", schema, FormatOptions(milvus_version=(2, 3, 5)))

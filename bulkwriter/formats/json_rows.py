@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from bulkwriter.errors import FormatError
 from bulkwriter.formats._rows import build_rows, dumps_json_document
 from bulkwriter.formats.base import EncodedPart, Encoder
 from bulkwriter.formats.versions import check_format_version, check_version_support
+from bulkwriter.schema.types import DataType
 
 __all__ = ["JsonEncoder"]
 
@@ -45,9 +47,23 @@ class JsonEncoder(Encoder):
     is_directory = False
 
     def check_schema(self) -> None:
-        """Refuse field types the target ``milvus_version`` lacks (JSON itself: all versions)."""
+        """Refuse field types the target ``milvus_version`` lacks (JSON itself: all versions).
+
+        Also refuses Array<Double> when the target is a 2.3 server: its row-JSON importer reads
+        Array<Double> elements as float32 (measured on Milvus 2.3.5, see
+        ``tests/MILVUS_2_3_5_FINDINGS.md``), so the values would silently lose precision;
+        Parquet carries them exactly.
+        """
         check_format_version(self.name, self.options)
         check_version_support(self.schema, self.options)
+        version = self.options.milvus_version
+        if version is not None and tuple(version) < (2, 4):
+            for field in self.schema.input_fields:
+                if field.dtype is DataType.ARRAY and field.element_type is DataType.DOUBLE:
+                    raise FormatError(
+                        f"field '{field.name}' (Array<Double>): Milvus 2.3 reads Array<Double> from row "
+                        "JSON as float32, losing precision; write Parquet for a 2.3 server"
+                    )
 
     def encode(self, table: pa.Table) -> EncodedPart:
         """Encode one canonical chunk into the bytes of one ``{"rows": [...]}`` file.
