@@ -24,7 +24,19 @@ if str(TESTS_DIR) not in sys.path:  # lets test modules `import milvus_support`
 # General fixtures
 # ======================================================================================
 
-# (none yet: other test modules add theirs here)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--slow",
+        action="store_true",
+        help="nightly-style run: many more hypothesis examples (profile 'slow')",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("--slow"):
+        os.environ["BULKWRITER_HYPOTHESIS_PROFILE"] = "slow"
 
 
 # ======================================================================================
