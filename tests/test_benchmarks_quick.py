@@ -1,0 +1,59 @@
+"""The benchmark command's quick mode runs end to end and every case's output verifies.
+
+No timing assertions: only that ``benchmarks/run.py --quick`` exits 0, covers every
+workload x format x writer, and that each case that can run read back exactly its rows.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_quick_benchmark_runs_and_verifies(tmp_path: Path) -> None:
+    results = tmp_path / "quick.json"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "benchmarks" / "run.py"),
+            "--quick",
+            "--json",
+            str(results),
+            "--workdir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=840,
+        cwd=REPO,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    document = json.loads(results.read_text())
+    cases = document["cases"]
+    assert {c["status"] for c in cases} <= {"ok", "n/a"}
+    combos = {(c["workload"], c["format"], c["writer"], c["input"]) for c in cases}
+    for workload in ("standard", "narrow", "debian"):
+        for fmt in ("parquet", "json", "jsonl", "numpy", "csv"):
+            expected = {(workload, fmt, "bulkwriter", "rows"), (workload, fmt, "bulkwriter", "columns")}
+            expected |= {(workload, fmt, "pymilvus", "rows"), (workload, fmt, "raw", "-")}
+            assert expected <= combos
+    ran = [c for c in cases if c["status"] == "ok"]
+    for case in ran:
+        assert case["runs"], case
+        assert all(r["verified"] and r["rows_read"] == r["rows"] > 0 for r in case["runs"]), case
+    # every format runs somewhere (NumPy only on the narrow workload: Array/nullable fields)
+    assert {c["format"] for c in ran} == {"parquet", "json", "jsonl", "numpy", "csv"}
+    writers = {c["writer"] for c in ran}
+    assert {"bulkwriter", "raw"} <= writers
+    if importlib.util.find_spec("pymilvus") is not None:
+        assert "pymilvus" in writers
+    assert "| workload | format | writer |" in proc.stdout
