@@ -21,6 +21,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -161,7 +162,8 @@ _RUNNING: dict[str, Emulator] = {}
 def _run(name: str, request: pytest.FixtureRequest, factory: Any) -> Iterator[Emulator]:
     emu = _RUNNING.get(name)
     if emu is None or emu.proc.poll() is not None:
-        workdir = Path(request.config.cache.mkdir(f"emulator-{name}")) if request.config.cache else Path("/tmp")
+        cache = getattr(request.config, "cache", None)
+        workdir = Path(cache.mkdir(f"emulator-{name}")) if cache else Path(tempfile.mkdtemp(prefix=f"{name}-"))
         try:
             emu = factory(workdir)
         except RuntimeError as exc:

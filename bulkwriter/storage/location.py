@@ -24,6 +24,8 @@ from typing import Any
 
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
+from fsspec.registry import known_implementations
+from fsspec.registry import registry as fsspec_registry
 
 from bulkwriter._deps import import_optional
 from bulkwriter.errors import StorageError
@@ -201,7 +203,7 @@ def _check_protocol(protocol: str, url: str) -> None:
         module, extra = _BACKENDS[protocol]
         import_optional(module, extra=extra)
         return
-    if protocol in fsspec.registry.known_implementations or protocol in fsspec.registry.registry:
+    if protocol in known_implementations or protocol in fsspec_registry:
         return
     known = ", ".join(f"{p}://" for p in ("s3", "gs", "gcs", "az", "abfs", "file", "memory"))
     raise StorageError(

@@ -39,6 +39,7 @@ from typing import Any, Literal, TypeVar
 import fsspec
 import orjson
 from fsspec.asyn import AsyncFileSystem
+from fsspec.implementations.local import LocalFileSystem
 
 from bulkwriter.errors import CommitError, DestinationExistsError, StorageError
 from bulkwriter.result import WrittenFile
@@ -67,11 +68,13 @@ def _has_own_pipe_file(fs: fsspec.AbstractFileSystem) -> bool:
 def upload_bytes(fs: fsspec.AbstractFileSystem, path: str, data: bytes) -> None:
     """Store ``data`` as the object ``path`` so that it becomes visible only when complete.
 
-    Uses the backend's ``pipe_file`` where it has one (s3fs, gcsfs, adlfs, local, memory).
+    Uses the backend's ``pipe_file`` where it has one (s3fs, gcsfs, adlfs, memory) and on
+    local disks.
     Otherwise opens the file, writes, and on error calls ``discard()`` (best effort) and sets
     ``closed`` so fsspec never commits the partial object, then re-raises.
     """
-    if _has_own_pipe_file(fs):
+    if isinstance(fs, LocalFileSystem) or _has_own_pipe_file(fs):
+        # local: a partial file can only ever sit in staging, and a retry rewrites it whole
         fs.pipe_file(path, data)
         return
     f = fs.open(path, "wb")
@@ -191,14 +194,30 @@ class StagedOutput:
         return call(fn, policy=self.retry, url=self.url, operation=operation, redact=self.location.redact, error=error)
 
     def _list_root(self) -> list[str]:
+        """Names directly under the root ([] when it does not exist); missing bucket: FileNotFoundError."""
         self.fs.invalidate_cache()
-        if self.location.has_buckets and not self.fs.exists(self.location.bucket or ""):
-            raise FileNotFoundError(f"bucket or container {self.location.bucket!r} does not exist")
-        if not self.fs.exists(self.root):
+        try:
+            entries = self.fs.ls(self.root, detail=True)
+        except FileNotFoundError:
+            if self.location.has_buckets:
+                self._check_bucket()
             return []
-        if not self.fs.isdir(self.root):
-            raise NotADirectoryError(f"{self.root} is a file, not a folder")
-        return sorted(posixpath.basename(p.rstrip("/")) for p in self.fs.ls(self.root, detail=False))
+        names = []
+        for entry in entries:
+            name = str(entry["name"]).rstrip("/")
+            if name == self.root and entry.get("type") == "file":
+                raise NotADirectoryError(f"{self.url} is a file, not a folder")
+            names.append(posixpath.basename(name))
+        return sorted(names)
+
+    def _check_bucket(self) -> None:
+        bucket = self.location.bucket or ""
+        try:
+            self.fs.info(bucket)
+        except FileNotFoundError:
+            raise FileNotFoundError(f"bucket or container {bucket!r} does not exist") from None
+        except PermissionError:
+            pass  # credentials may list and write objects without reading bucket metadata
 
     def _read_manifest(self) -> dict[str, Any]:
         data: dict[str, Any] = orjson.loads(self.fs.cat_file(posixpath.join(self.root, MANIFEST_NAME)))
