@@ -258,11 +258,23 @@ def _stack(values: list[Any]) -> np.ndarray | None:
 
 
 def _json_texts(name: str, values: list[Any]) -> tuple[pa.Array, list[FieldError]]:
+    """JSON field cells: strings are taken as JSON text (checked later), other values dumped."""
+    return _dump_json(name, values, keep_strings=True, present=None)
+
+
+def _dump_json(
+    name: str, values: list[Any], *, keep_strings: bool, present: list[bool] | None
+) -> tuple[pa.Array, list[FieldError]]:
+    """Dump each value to JSON text with orjson; None where absent (``present`` False) or null.
+
+    NaN and infinities are refused (orjson would silently write ``null``), as are values orjson
+    cannot serialise; each gives a FieldError at its row.
+    """
     texts: list[str | None] = []
     errors: list[FieldError] = []
     for row, value in enumerate(values):
-        if value is None or isinstance(value, str):
-            texts.append(value)
+        if (present is not None and not present[row]) or (keep_strings and (value is None or isinstance(value, str))):
+            texts.append(None if present is not None and not present[row] else value)
             continue
         if _has_non_finite(value):
             texts.append(None)
@@ -364,7 +376,7 @@ def rows_to_batch(rows: Sequence[Mapping[str, Any]], schema: CollectionSchema) -
                 schema_fields.append(pa.field(name, pa.string()))
             else:
                 present = list(map(contains, rows, repeat(name)))
-                array, column_errors = _dump_present(name, values, present)
+                array, column_errors = _dump_json(name, values, keep_strings=False, present=present)
                 schema_fields.append(pa.field(name, pa.string(), metadata=JSON_TEXT_METADATA))
         else:
             array, column_errors = python_to_arrow(field, name, values)
@@ -374,23 +386,3 @@ def rows_to_batch(rows: Sequence[Mapping[str, Any]], schema: CollectionSchema) -
     if errors:
         raise ValidationError(sorted(errors, key=lambda e: e.row or 0), schema.name)
     return pa.RecordBatch.from_arrays(arrays, schema=pa.schema(schema_fields))
-
-
-def _dump_present(name: str, values: list[Any], present: list[bool]) -> tuple[pa.Array, list[FieldError]]:
-    """JSON text of each present value (None where the key is absent), for keys outside the schema."""
-    texts: list[str | None] = []
-    errors: list[FieldError] = []
-    for row, (value, is_present) in enumerate(zip(values, present, strict=True)):
-        if not is_present:
-            texts.append(None)
-            continue
-        if _has_non_finite(value):
-            texts.append(None)
-            errors.append(FieldError("not_finite", name, row, "JSON numbers (NaN and Infinity are not JSON)", short_repr(value)))
-            continue
-        try:
-            texts.append(orjson.dumps(value, option=_JSON_OPTIONS).decode())
-        except (TypeError, orjson.JSONEncodeError):
-            texts.append(None)
-            errors.append(FieldError("invalid_json", name, row, "a JSON-serialisable value", short_repr(value)))
-    return pa.array(texts, pa.string()), errors
