@@ -411,9 +411,7 @@ class Writer:
         """Write the rejects file beside the destination; None when no row was rejected."""
         if not self._rejects.rows:
             return None
-        path: str = str(self._output.root).rstrip("/") + REJECTS_SUFFIX
-        self._output.fs.pipe_file(path, self._rejects.render())
-        return path
+        return self._output.put_beside(REJECTS_SUFFIX, self._rejects.render())
 
     def abort(self) -> None:
         """Drop everything staged; the destination stays as it was. Safe to call twice.

@@ -175,3 +175,13 @@ def test_filesystem_instance(store: Store) -> None:
     assert read_rows(store, "jsonl", result) == expected_rows(4)
     if store.kind != "local":
         assert result.uri == f"{store.fs.protocol[0] if isinstance(store.fs.protocol, tuple) else store.fs.protocol}://{path}"
+
+
+def test_rejects_file_lands_beside_the_output(store: Store) -> None:
+    bad = columns(6)
+    bad["id"][4] = 1  # type: ignore[index]  # a duplicate primary key
+    result = bulkwriter.write(bad, store.url("out"), schema=SCHEMA, storage_options=store.options, on_error="skip")
+    assert (result.rows_written, result.rows_rejected) == (5, 1)
+    assert result.rejects_path == store.url("out") + ".rejects.jsonl"
+    assert "out.rejects.jsonl" in store.listing("")
+    assert not any("rejects" in p for p in visible(store, "out"))

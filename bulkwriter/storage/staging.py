@@ -189,6 +189,16 @@ class StagedOutput:
     def __repr__(self) -> str:
         return f"StagedOutput({self.url!r}, mode={self.mode!r})"
 
+    def put_beside(self, suffix: str, data: bytes) -> str:
+        """Store a report file next to the destination (``<root><suffix>``), with retries.
+
+        Used for the rejects file: beside the destination, never inside it, so an import of
+        the destination folder cannot pick it up. Returns its URI.
+        """
+        path = self.root.rstrip("/") + suffix
+        self._call(lambda: upload_bytes(self.fs, path, data), f"write {posixpath.basename(path)}")
+        return self.location.uri_of(path)
+
     # -- helpers ----------------------------------------------------------------------
     def _call(self, fn: Callable[[], T], operation: str, error: type[StorageError] = StorageError) -> T:
         return call(fn, policy=self.retry, url=self.url, operation=operation, redact=self.location.redact, error=error)
