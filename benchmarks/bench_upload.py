@@ -49,7 +49,9 @@ def moto_server() -> Iterator[str]:
         port = s.getsockname()[1]
     proc = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     endpoint = f"http://127.0.0.1:{port}"
     try:
@@ -72,10 +74,12 @@ def moto_server() -> Iterator[str]:
 
 
 def schema(dim: int) -> dict[str, Any]:
-    return {"fields": [
-        {"fieldName": "id", "dataType": "Int64", "isPrimary": True},
-        {"fieldName": "vec", "dataType": "FloatVector", "elementTypeParams": {"dim": dim}},
-    ]}
+    return {
+        "fields": [
+            {"fieldName": "id", "dataType": "Int64", "isPrimary": True},
+            {"fieldName": "vec", "dataType": "FloatVector", "elementTypeParams": {"dim": dim}},
+        ]
+    }
 
 
 def options(endpoint: str) -> dict[str, Any]:
@@ -94,8 +98,14 @@ def throughput(endpoint: str, rows: int, dim: int, chunk_mib: int) -> list[tuple
     rng = np.random.default_rng(0)
     data = {"id": np.arange(rows, dtype=np.int64), "vec": rng.random((rows, dim), dtype=np.float32)}
     t0 = time.perf_counter()
-    result = bulkwriter.write(data, "s3://bench/bw", schema=schema(dim), mode="overwrite",
-                              max_bytes_per_file=chunk_mib * MIB, storage_options=options(endpoint))
+    result = bulkwriter.write(
+        data,
+        "s3://bench/bw",
+        schema=schema(dim),
+        mode="overwrite",
+        max_bytes_per_file=chunk_mib * MIB,
+        storage_options=options(endpoint),
+    )
     bw_s = time.perf_counter() - t0
     blobs = [fs.cat_file(f.uri.removeprefix("s3://")) for f in result.files]
     total = sum(len(b) for b in blobs) / MIB
@@ -113,7 +123,11 @@ def throughput(endpoint: str, rows: int, dim: int, chunk_mib: int) -> list[tuple
         fs.put(paths, [f"bench/raw-put/{os.path.basename(p)}" for p in paths])
         put_s = time.perf_counter() - t0
     return [
-        (f"bulkwriter.write ({rows:,} rows, {len(blobs)} files, incl. validate+encode+commit)", total, total / bw_s),
+        (
+            f"bulkwriter.write ({rows:,} rows, {len(blobs)} files, incl. validate+encode+commit)",
+            total,
+            total / bw_s,
+        ),
         ("raw fs.pipe of the same bytes", total, total / pipe_s),
         ("raw fs.put of the same files", total, total / put_s),
     ]
@@ -154,19 +168,32 @@ RSS_SCRIPT = textwrap.dedent(
 def peak_rss(endpoint: str, rows: int, dim: int, chunk_mib: int) -> dict[str, float]:
     out = subprocess.run(
         [sys.executable, "-c", RSS_SCRIPT, endpoint, str(rows), str(dim), str(chunk_mib * MIB)],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.split()
     hwm, base, written, nbytes, files, secs = (float(x) for x in out)
-    return {"peak_mib": hwm / MIB, "base_mib": base / MIB, "rows": written, "bytes_mib": nbytes / MIB,
-            "files": files, "seconds": secs, "chunk_mib": chunk_mib}
+    return {
+        "peak_mib": hwm / MIB,
+        "base_mib": base / MIB,
+        "rows": written,
+        "bytes_mib": nbytes / MIB,
+        "files": files,
+        "seconds": secs,
+        "chunk_mib": chunk_mib,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rows", type=int, default=200_000, help="rows for the throughput run (default 200,000)")
+    parser.add_argument(
+        "--rows", type=int, default=200_000, help="rows for the throughput run (default 200,000)"
+    )
     parser.add_argument("--dim", type=int, default=768, help="vector dimension (default 768)")
     parser.add_argument("--chunk-mib", type=int, default=64, help="max_bytes_per_file in MiB (default 64)")
-    parser.add_argument("--rss-rows", type=int, default=1_000_000, help="rows for the memory run (default 1,000,000)")
+    parser.add_argument(
+        "--rss-rows", type=int, default=1_000_000, help="rows for the memory run (default 1,000,000)"
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
     with moto_server() as endpoint:
@@ -180,10 +207,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {label} | {mib:,.0f} | {rate:,.1f} | {rate / raw:.2f}x |")
     growth = mem["peak_mib"] - mem["base_mib"]
     print(f"\n## Peak memory writing {mem['rows']:,.0f} rows x {args.dim}-d to S3\n")
-    print("| rows | output MiB | files | seconds | RSS before MiB | peak RSS MiB | growth MiB | growth / chunk |")
+    print(
+        "| rows | output MiB | files | seconds | RSS before MiB | peak RSS MiB | growth MiB | growth / chunk |"
+    )
     print("|---:|---:|---:|---:|---:|---:|---:|---:|")
-    print(f"| {mem['rows']:,.0f} | {mem['bytes_mib']:,.0f} | {mem['files']:.0f} | {mem['seconds']:.1f} | "
-          f"{mem['base_mib']:.0f} | {mem['peak_mib']:.0f} | {growth:.0f} | {growth / mem['chunk_mib']:.1f}x |")
+    print(
+        f"| {mem['rows']:,.0f} | {mem['bytes_mib']:,.0f} | {mem['files']:.0f} | {mem['seconds']:.1f} | "
+        f"{mem['base_mib']:.0f} | {mem['peak_mib']:.0f} | {growth:.0f} | {growth / mem['chunk_mib']:.1f}x |"
+    )
     return 0
 
 

@@ -173,7 +173,8 @@ def inspect(
     location = resolve(path, storage_options=storage_options, filesystem=filesystem)
     manifest = read_manifest(location)
     files = tuple(
-        location.written_file(f["path"], f["import_paths"], int(f["rows"]), int(f["bytes"])) for f in manifest["files"]
+        location.written_file(f["path"], f["import_paths"], int(f["rows"]), int(f["bytes"]))
+        for f in manifest["files"]
     )
     return WriteResult(
         path=location.uri,

@@ -99,7 +99,9 @@ def to_batches(
         yield from _from_iterable(data, schema, batch_rows)
 
 
-def _from_iterable(data: Iterable[Any], schema: CollectionSchema, batch_rows: int) -> Iterator[pa.RecordBatch | RejectedBatch]:
+def _from_iterable(
+    data: Iterable[Any], schema: CollectionSchema, batch_rows: int
+) -> Iterator[pa.RecordBatch | RejectedBatch]:
     """An iterable of inputs; single row dicts (e.g. a generator of rows) are gathered into batches."""
     rows: list[Mapping[str, Any]] = []
     for item in data:
@@ -226,10 +228,14 @@ def _column_to_arrow(field: FieldSchema | None, name: str, values: Any) -> tuple
         values = values.tolist() if values.ndim == 1 else list(values)
     if isinstance(values, (list, tuple)):
         return python_to_arrow(field, name, list(values))
-    raise InputError(f"column '{name}': expected a list, NumPy array or pyarrow array, got {type(values).__name__}")
+    raise InputError(
+        f"column '{name}': expected a list, NumPy array or pyarrow array, got {type(values).__name__}"
+    )
 
 
-def python_to_arrow(field: FieldSchema | None, name: str, values: list[Any]) -> tuple[pa.Array, list[FieldError]]:
+def python_to_arrow(
+    field: FieldSchema | None, name: str, values: list[Any]
+) -> tuple[pa.Array, list[FieldError]]:
     """Turn one column of Python values into an Arrow array with as little per-value work as the type allows.
 
     JSON and sparse cells need a Python step (each cell is a dict); vectors made of equal-shape
@@ -273,18 +279,26 @@ def _dump_json(
     texts: list[str | None] = []
     errors: list[FieldError] = []
     for row, value in enumerate(values):
-        if (present is not None and not present[row]) or (keep_strings and (value is None or isinstance(value, str))):
+        if (present is not None and not present[row]) or (
+            keep_strings and (value is None or isinstance(value, str))
+        ):
             texts.append(None if present is not None and not present[row] else value)
             continue
         if _has_non_finite(value):
             texts.append(None)
-            errors.append(FieldError("not_finite", name, row, "JSON numbers (NaN and Infinity are not JSON)", short_repr(value)))
+            errors.append(
+                FieldError(
+                    "not_finite", name, row, "JSON numbers (NaN and Infinity are not JSON)", short_repr(value)
+                )
+            )
             continue
         try:
             texts.append(orjson.dumps(value, option=_JSON_OPTIONS).decode())
         except (TypeError, orjson.JSONEncodeError):
             texts.append(None)
-            errors.append(FieldError("invalid_json", name, row, "a JSON-serialisable value", short_repr(value)))
+            errors.append(
+                FieldError("invalid_json", name, row, "a JSON-serialisable value", short_repr(value))
+            )
     return pa.array(texts, pa.string()), errors
 
 
@@ -313,9 +327,13 @@ def _diagnose(field: FieldSchema | None, name: str, values: list[Any]) -> FieldE
         try:
             value_type = pa.array([value]).type
         except OverflowError:
-            return FieldError("int_out_of_range", name, row, expected + " (at most 64-bit integers)", short_repr(value))
+            return FieldError(
+                "int_out_of_range", name, row, expected + " (at most 64-bit integers)", short_repr(value)
+            )
         except UnicodeEncodeError:
-            return FieldError("invalid_utf8", name, row, "valid UTF-8 text (no lone surrogates)", short_repr(value))
+            return FieldError(
+                "invalid_utf8", name, row, "valid UTF-8 text (no lone surrogates)", short_repr(value)
+            )
         except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
             return FieldError("wrong_type", name, row, expected, short_repr(value))
         if first_type is None:
@@ -351,7 +369,8 @@ def rows_to_batch(rows: Sequence[Mapping[str, Any]], schema: CollectionSchema) -
     if not all(map(isinstance, rows, repeat(Mapping))):
         row = next(i for i, r in enumerate(rows) if not isinstance(r, Mapping))
         raise ValidationError(
-            [FieldError("not_a_row", "*", row, "a dict of field name to value", short_repr(rows[row]))], schema.name
+            [FieldError("not_a_row", "*", row, "a dict of field name to value", short_repr(rows[row]))],
+            schema.name,
         )
     keys: set[Any] = set().union(*rows) if rows else set()
     bad_keys = [k for k in keys if not isinstance(k, str)]

@@ -74,4 +74,6 @@ def make_progress(progress: ProgressLike, description: str = "bulkwriter") -> Pr
         return progress
     if callable(progress):
         return _Callback(progress)
-    raise TypeError(f"progress must be None, a bool, a callable or a Progress object, got {type(progress).__name__}")
+    raise TypeError(
+        f"progress must be None, a bool, a callable or a Progress object, got {type(progress).__name__}"
+    )

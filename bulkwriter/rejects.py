@@ -40,7 +40,7 @@ def abbreviate(value: Any) -> Any:
             items.append(f"... ({len(value)} items)")
         return items
     if isinstance(value, dict):
-        return {str(k): abbreviate(v) for k, v in list(value.items())[:_MAX_ITEMS * 4]}
+        return {str(k): abbreviate(v) for k, v in list(value.items())[: _MAX_ITEMS * 4]}
     if isinstance(value, str) and len(value) > _MAX_CHARS:
         return value[:_MAX_CHARS] + f"... ({len(value)} characters)"
     if isinstance(value, float) and value != value:  # NaN is not JSON

@@ -109,7 +109,9 @@ class WriteResult:
             f"({sum(len(b) for b in self.import_batches)} entries)",
         ]
         if self.rows_rejected:
-            lines.append(f"  rejected: {self.rows_rejected:,} of {self.rows_read:,} rows -> {self.rejects_path}")
+            lines.append(
+                f"  rejected: {self.rows_rejected:,} of {self.rows_read:,} rows -> {self.rejects_path}"
+            )
         if self.import_options:
             lines.append(f"  import options: {self.import_options}")
         return "\n".join(lines)

@@ -103,7 +103,9 @@ def encode_within_cap(
     return part, table.slice(rows)
 
 
-def group_import_entries(entries: Sequence[list[str]], per_request: int = MILVUS_FILES_PER_REQUEST) -> list[list[list[str]]]:
+def group_import_entries(
+    entries: Sequence[list[str]], per_request: int = MILVUS_FILES_PER_REQUEST
+) -> list[list[list[str]]]:
     """Split import entries into requests of at most ``per_request`` entries each.
 
     Parameters

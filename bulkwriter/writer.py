@@ -162,7 +162,10 @@ class Writer:
         on_error: OnError = "raise",
         max_errors: int | None = None,
     ) -> None:
-        for name, value in (("max_rows_per_file", max_rows_per_file), ("max_bytes_per_file", max_bytes_per_file)):
+        for name, value in (
+            ("max_rows_per_file", max_rows_per_file),
+            ("max_bytes_per_file", max_bytes_per_file),
+        ):
             if value is not None and (not isinstance(value, int) or value < 1):
                 raise ValueError(f"{name} must be a positive integer or None, got {value!r}")
         if on_error not in ("raise", "skip"):
@@ -307,7 +310,11 @@ class Writer:
         while errors:
             self._reject(errors, current, positions, offset)
             bad = {e.row for e in errors}
-            keep = np.zeros(current.num_rows, dtype=bool) if None in bad else np.ones(current.num_rows, dtype=bool)
+            keep = (
+                np.zeros(current.num_rows, dtype=bool)
+                if None in bad
+                else np.ones(current.num_rows, dtype=bool)
+            )
             keep[[r for r in bad if r is not None]] = False
             positions = positions[keep]
             current = current.filter(pa.array(keep))
@@ -323,7 +330,10 @@ class Writer:
         mapped = [_moved(e, positions) for e in errors]
         if any(e.row is None for e in mapped):  # a column-level problem rejects every row of the batch
             mapped = [e for e in mapped if e.row is not None] + [
-                FieldError(e.code, e.field, int(p), e.expected, e.got) for e in errors if e.row is None for p in positions
+                FieldError(e.code, e.field, int(p), e.expected, e.got)
+                for e in errors
+                if e.row is None
+                for p in positions
             ]
         self._rejects.add(mapped, offset, values)
         if self._max_errors is not None and len(self._rejects.rows) > self._max_errors:
@@ -342,8 +352,10 @@ class Writer:
             first_row = self._rows_written()
             part, rest = encode_within_cap(self._encoder, chunk, self._policy, first_row)
             self._stage(part)
-            remaining = pa.concat_tables([rest, table.slice(chunk.num_rows)]) if rest.num_rows else table.slice(
-                chunk.num_rows
+            remaining = (
+                pa.concat_tables([rest, table.slice(chunk.num_rows)])
+                if rest.num_rows
+                else table.slice(chunk.num_rows)
             )
             self._pending = remaining.to_batches()
             self._pending_rows = remaining.num_rows

@@ -25,7 +25,6 @@ if str(TESTS_DIR) not in sys.path:  # lets test modules `import milvus_support`
 # ======================================================================================
 
 
-
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--slow",

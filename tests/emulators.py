@@ -115,14 +115,21 @@ def start_emulator(
     t0 = time.monotonic()
     with open(log, "wb") as fh:
         proc = subprocess.Popen(
-            cmd, start_new_session=True, stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            cwd=workdir, env=full_env,
+            cmd,
+            start_new_session=True,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=workdir,
+            env=full_env,
         )
     emu = Emulator(name, f"http://127.0.0.1:{port}", port, proc, log, env or {})
     url = emu.endpoint + probe_path
     while True:
         if proc.poll() is not None:
-            raise RuntimeError(f"{name} exited with {proc.returncode}: {log.read_text(errors='replace')[-2000:]}")
+            raise RuntimeError(
+                f"{name} exited with {proc.returncode}: {log.read_text(errors='replace')[-2000:]}"
+            )
         try:
             urllib.request.urlopen(url, timeout=2).close()  # loopback probe
             break
@@ -163,7 +170,9 @@ def _run(name: str, request: pytest.FixtureRequest, factory: Any) -> Iterator[Em
     emu = _RUNNING.get(name)
     if emu is None or emu.proc.poll() is not None:
         cache = getattr(request.config, "cache", None)
-        workdir = Path(cache.mkdir(f"emulator-{name}")) if cache else Path(tempfile.mkdtemp(prefix=f"{name}-"))
+        workdir = (
+            Path(cache.mkdir(f"emulator-{name}")) if cache else Path(tempfile.mkdtemp(prefix=f"{name}-"))
+        )
         try:
             emu = factory(workdir)
         except RuntimeError as exc:
@@ -185,7 +194,11 @@ def moto_s3_fixture(request: pytest.FixtureRequest) -> Iterator[Emulator]:
     def factory(workdir: Path) -> Emulator:
         port = free_port()
         return start_emulator(
-            "moto", [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], "/moto-api/", port, workdir
+            "moto",
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            "/moto-api/",
+            port,
+            workdir,
         )
 
     yield from _run("moto", request, factory)
@@ -199,8 +212,18 @@ def gcs_emulator_fixture(request: pytest.FixtureRequest) -> Iterator[Emulator]:
 
     def factory(workdir: Path) -> Emulator:
         port = free_port()
-        cmd = [sys.executable, "-m", "gcp_storage_emulator", "start", "--host", "127.0.0.1", "--port", str(port),
-               "--in-memory", "-q"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "gcp_storage_emulator",
+            "start",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--in-memory",
+            "-q",
+        ]
         return start_emulator("gcs", cmd, "/storage/v1/b", port, workdir)
 
     yield from _run("gcs", request, factory)
@@ -216,8 +239,18 @@ def azurite_fixture(request: pytest.FixtureRequest) -> Iterator[Emulator]:
 
     def factory(workdir: Path) -> Emulator:
         port = free_port()
-        cmd = [exe, "--blobHost", "127.0.0.1", "--blobPort", str(port), "--inMemoryPersistence",
-               "--skipApiVersionCheck", "--loose", "--disableTelemetry", "--silent"]
+        cmd = [
+            exe,
+            "--blobHost",
+            "127.0.0.1",
+            "--blobPort",
+            str(port),
+            "--inMemoryPersistence",
+            "--skipApiVersionCheck",
+            "--loose",
+            "--disableTelemetry",
+            "--silent",
+        ]
         return start_emulator("azurite", cmd, "/devstoreaccount1?comp=list", port, workdir)
 
     yield from _run("azurite", request, factory)
@@ -271,8 +304,10 @@ class Store:
             found = self.fs.find(base)
         except FileNotFoundError:
             return []
-        return sorted(str(p)[len(self.bucket.rstrip("/")) + 1 :] if str(p).startswith(self.bucket) else str(p)
-                      for p in found)
+        return sorted(
+            str(p)[len(self.bucket.rstrip("/")) + 1 :] if str(p).startswith(self.bucket) else str(p)
+            for p in found
+        )
 
 
 def make_store(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:

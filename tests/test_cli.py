@@ -331,7 +331,9 @@ def test_demo(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert main(["demo", "--out", str(out)]) == 0
 
 
-def test_convert_on_error_skip_exit_status_and_rejects(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_convert_on_error_skip_exit_status_and_rejects(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     schema = tmp_path / "schema.json"
     schema.write_text(
         json.dumps(
@@ -346,7 +348,17 @@ def test_convert_on_error_skip_exit_status_and_rejects(tmp_path: Path, capsys: p
     data = tmp_path / "in.jsonl"
     data.write_text('{"id": 1, "v": [1, 2]}\n{"id": 2, "v": [1]}\n{"id": 3, "v": [3, 4]}\n')
     out = tmp_path / "out"
-    argv = ["convert", str(data), "--schema", str(schema), "--out", str(out), "--format", "json", "--no-progress"]
+    argv = [
+        "convert",
+        str(data),
+        "--schema",
+        str(schema),
+        "--out",
+        str(out),
+        "--format",
+        "json",
+        "--no-progress",
+    ]
     assert main(argv) == 1
     assert "row 1, field 'v'" in capsys.readouterr().err
     assert main([*argv, "--on-error", "skip"]) == 3

@@ -43,7 +43,10 @@ def pymilvus_schema() -> Any:
 
 
 def rows(n: int, start: int = 0) -> list[dict[str, Any]]:
-    return [{"id": i, "title": f"t{i}", "vector": [float(i), 0.5, 0.25, 1.0], "color": "red"} for i in range(start, start + n)]
+    return [
+        {"id": i, "title": f"t{i}", "vector": [float(i), 0.5, 0.25, 1.0], "color": "red"}
+        for i in range(start, start + n)
+    ]
 
 
 def params(cls: Any) -> list[tuple[str, Any]]:
@@ -69,7 +72,9 @@ def test_signatures_mirror_pymilvus() -> None:
 
 def test_local_writer_parquet_two_commits(tmp_path: pathlib.Path) -> None:
     seen: list[list[str]] = []
-    writer = LocalBulkWriter(schema=pymilvus_schema(), local_path=str(tmp_path), file_type=BulkFileType.PARQUET)
+    writer = LocalBulkWriter(
+        schema=pymilvus_schema(), local_path=str(tmp_path), file_type=BulkFileType.PARQUET
+    )
     assert writer.data_path == tmp_path / writer.uuid
     for row in rows(5):
         writer.append_row(row)
@@ -98,7 +103,9 @@ def test_local_writer_numpy_entries_are_npy_sets(tmp_path: pathlib.Path) -> None
 
 
 def test_local_writer_csv_config(tmp_path: pathlib.Path) -> None:
-    writer = LocalBulkWriter(pymilvus_schema(), str(tmp_path), file_type=BulkFileType.CSV, config={"sep": "|"})
+    writer = LocalBulkWriter(
+        pymilvus_schema(), str(tmp_path), file_type=BulkFileType.CSV, config={"sep": "|"}
+    )
     writer.append_row(rows(1)[0])
     writer.commit()
     text = pathlib.Path(writer.batch_files[0][0]).read_text()
@@ -117,14 +124,20 @@ def test_remote_writer_s3(moto_s3: Emulator) -> None:
     import fsspec
 
     bucket = f"compat-{uuid.uuid4().hex[:10]}"
-    fs = fsspec.filesystem("s3", key="testing", secret="testing", client_kwargs={"endpoint_url": moto_s3.endpoint})
+    fs = fsspec.filesystem(
+        "s3", key="testing", secret="testing", client_kwargs={"endpoint_url": moto_s3.endpoint}
+    )
     fs.mkdir(bucket)
     param = RemoteBulkWriter.S3ConnectParam(
-        endpoint=moto_s3.endpoint.removeprefix("http://"), access_key="testing", secret_key="testing",
-        bucket_name=bucket, secure=False,
+        endpoint=moto_s3.endpoint.removeprefix("http://"),
+        access_key="testing",
+        secret_key="testing",
+        bucket_name=bucket,
+        secure=False,
     )
-    writer = RemoteBulkWriter(schema=pymilvus_schema(), remote_path="bulk_data", connect_param=param,
-                              file_type=BulkFileType.JSON)
+    writer = RemoteBulkWriter(
+        schema=pymilvus_schema(), remote_path="bulk_data", connect_param=param, file_type=BulkFileType.JSON
+    )
     for row in rows(6):
         writer.append_row(row)
     writer.commit()
@@ -136,8 +149,12 @@ def test_remote_writer_s3(moto_s3: Emulator) -> None:
 
 
 def test_remote_writer_missing_bucket_raises_at_once(moto_s3: Emulator) -> None:
-    param = RemoteBulkWriter.S3ConnectParam(endpoint=moto_s3.endpoint.removeprefix("http://"), access_key="testing",
-                                            secret_key="testing", bucket_name="no-such-bucket-x1")
+    param = RemoteBulkWriter.S3ConnectParam(
+        endpoint=moto_s3.endpoint.removeprefix("http://"),
+        access_key="testing",
+        secret_key="testing",
+        bucket_name="no-such-bucket-x1",
+    )
     with pytest.raises(StorageError, match="not found"):
         RemoteBulkWriter(schema=pymilvus_schema(), remote_path="bulk_data", connect_param=param)
 

@@ -115,7 +115,9 @@ def test_file_size_limit_gives_storage_error_and_cleans_up(tmp_path: Path) -> No
     script = tmp_path / "fsize.py"
     script.write_text(FSIZE_SCRIPT)
     out = tmp_path / "out"
-    proc = subprocess.run([sys.executable, str(script), str(out)], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, str(script), str(out)], capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 3, proc.stderr
     assert proc.stdout.startswith("StorageError:")
     assert "part-00000" in proc.stdout

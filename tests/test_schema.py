@@ -44,8 +44,12 @@ def test_whole_create_collection_body_and_round_trip() -> None:
             "fields": [
                 {"fieldName": "id", "dataType": "Int64", "isPrimary": True},
                 {"fieldName": "vec", "dataType": "FloatVector", "elementTypeParams": {"dim": "8"}},
-                {"fieldName": "genre", "dataType": "VarChar", "isPartitionKey": True,
-                 "elementTypeParams": {"max_length": 32}},
+                {
+                    "fieldName": "genre",
+                    "dataType": "VarChar",
+                    "isPartitionKey": True,
+                    "elementTypeParams": {"max_length": 32},
+                },
                 {"fieldName": "rating", "dataType": "Float", "nullable": True, "defaultValue": 1.5},
             ],
         },
@@ -83,7 +87,10 @@ def test_impossible_collections(fields: list[FieldSchema], message: str) -> None
         ({"name": "s", "dtype": DataType.VARCHAR, "max_length": 70000}, "above the limit"),
         ({"name": "a", "dtype": DataType.ARRAY, "max_capacity": 3}, "element_type"),
         ({"name": "a", "dtype": DataType.ARRAY, "element_type": DataType.INT64}, "max_capacity"),
-        ({"name": "a", "dtype": DataType.ARRAY, "element_type": DataType.JSON, "max_capacity": 3}, "cannot be"),
+        (
+            {"name": "a", "dtype": DataType.ARRAY, "element_type": DataType.JSON, "max_capacity": 3},
+            "cannot be",
+        ),
         ({"name": "p", "dtype": DataType.FLOAT, "is_primary": True}, "Int64 or VarChar"),
         ({"name": "p", "dtype": DataType.INT64, "is_primary": True, "nullable": True}, "cannot be nullable"),
         ({"name": "x", "dtype": DataType.INT64, "auto_id": True}, "only for the primary key"),
@@ -137,7 +144,9 @@ def test_pymilvus_schema_round_trip() -> None:
         [
             pymilvus.FieldSchema("pk", pymilvus.DataType.VARCHAR, is_primary=True, max_length=64),
             pymilvus.FieldSchema("v", pymilvus.DataType.FLOAT16_VECTOR, dim=8),
-            pymilvus.FieldSchema("tags", pymilvus.DataType.ARRAY, element_type=pymilvus.DataType.INT32, max_capacity=4),
+            pymilvus.FieldSchema(
+                "tags", pymilvus.DataType.ARRAY, element_type=pymilvus.DataType.INT32, max_capacity=4
+            ),
             pymilvus.FieldSchema("n", pymilvus.DataType.INT16, nullable=True, default_value=7),
             pymilvus.FieldSchema("s", pymilvus.DataType.SPARSE_FLOAT_VECTOR),
         ],

@@ -92,7 +92,12 @@ def visible(store: Store, name: str) -> list[str]:
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_round_trip_every_format(store: Store, fmt: str) -> None:
     result = bulkwriter.write(
-        columns(25), store.url("out"), schema=SCHEMA, format=fmt, storage_options=store.options, max_rows_per_file=10
+        columns(25),
+        store.url("out"),
+        schema=SCHEMA,
+        format=fmt,
+        storage_options=store.options,
+        max_rows_per_file=10,
     )
     assert result.rows_written == 25
     assert len(result.files) == 3
@@ -129,7 +134,12 @@ def test_import_paths_per_backend(store: Store) -> None:
 def test_modes_error_overwrite_append(store: Store) -> None:
     url, opts = store.url("out"), store.options
     bulkwriter.write(columns(10), url, schema=SCHEMA, max_rows_per_file=4, storage_options=opts)
-    assert visible(store, "out") == [MANIFEST_NAME, "part-00000.parquet", "part-00001.parquet", "part-00002.parquet"]
+    assert visible(store, "out") == [
+        MANIFEST_NAME,
+        "part-00000.parquet",
+        "part-00001.parquet",
+        "part-00002.parquet",
+    ]
     with pytest.raises(DestinationExistsError):
         bulkwriter.write(columns(1), url, schema=SCHEMA, storage_options=opts)
     r = bulkwriter.write(columns(3, 100), url, schema=SCHEMA, mode="overwrite", storage_options=opts)
@@ -152,7 +162,9 @@ def test_abort_leaves_nothing(store: Store) -> None:
 
 def test_exception_in_with_block_leaves_nothing(store: Store) -> None:
     def run() -> None:
-        with bulkwriter.Writer(store.url("out"), schema=SCHEMA, storage_options=store.options, max_rows_per_file=5) as w:
+        with bulkwriter.Writer(
+            store.url("out"), schema=SCHEMA, storage_options=store.options, max_rows_per_file=5
+        ) as w:
             w.write(columns(12))
             raise RuntimeError("boom")
 
@@ -164,8 +176,14 @@ def test_exception_in_with_block_leaves_nothing(store: Store) -> None:
 def test_append_refuses_other_format(store: Store) -> None:
     bulkwriter.write(columns(2), store.url("out"), schema=SCHEMA, storage_options=store.options)
     with pytest.raises(DestinationExistsError):
-        bulkwriter.write(columns(2, 10), store.url("out"), schema=SCHEMA, format="json", mode="append",
-                         storage_options=store.options)
+        bulkwriter.write(
+            columns(2, 10),
+            store.url("out"),
+            schema=SCHEMA,
+            format="json",
+            mode="append",
+            storage_options=store.options,
+        )
     assert visible(store, "out") == [MANIFEST_NAME, "part-00000.parquet"]
 
 
@@ -174,13 +192,18 @@ def test_filesystem_instance(store: Store) -> None:
     result = bulkwriter.write(columns(4), path, schema=SCHEMA, format="jsonl", filesystem=store.fs)
     assert read_rows(store, "jsonl", result) == expected_rows(4)
     if store.kind != "local":
-        assert result.uri == f"{store.fs.protocol[0] if isinstance(store.fs.protocol, tuple) else store.fs.protocol}://{path}"
+        assert (
+            result.uri
+            == f"{store.fs.protocol[0] if isinstance(store.fs.protocol, tuple) else store.fs.protocol}://{path}"
+        )
 
 
 def test_rejects_file_lands_beside_the_output(store: Store) -> None:
     bad = columns(6)
     bad["id"][4] = 1  # type: ignore[index]  # a duplicate primary key
-    result = bulkwriter.write(bad, store.url("out"), schema=SCHEMA, storage_options=store.options, on_error="skip")
+    result = bulkwriter.write(
+        bad, store.url("out"), schema=SCHEMA, storage_options=store.options, on_error="skip"
+    )
     assert (result.rows_written, result.rows_rejected) == (5, 1)
     assert result.rejects_path == store.url("out") + ".rejects.jsonl"
     assert "out.rejects.jsonl" in store.listing("")

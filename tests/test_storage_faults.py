@@ -52,7 +52,14 @@ FAST = RetryPolicy(max_attempts=4, max_seconds=30, initial_backoff=0.01, max_bac
 class Flaky:
     """Make ``fs.pipe_file`` fail: for part objects, ``fail_first`` times, or every call after ``ok_calls``."""
 
-    def __init__(self, fs: Any, *, fail_first: int = 0, ok_calls: int | None = None, error: Callable[[], BaseException] | None = None) -> None:
+    def __init__(
+        self,
+        fs: Any,
+        *,
+        fail_first: int = 0,
+        ok_calls: int | None = None,
+        error: Callable[[], BaseException] | None = None,
+    ) -> None:
         self.fs = fs
         self.real = fs.pipe_file
         self.fail_first = fail_first
@@ -82,7 +89,9 @@ class Flaky:
         return self.real(path, value, **kwargs)
 
 
-def test_transient_failures_are_retried_to_a_complete_output(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_transient_failures_are_retried_to_a_complete_output(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
     flaky = Flaky(store.fs, fail_first=2)
     monkeypatch.setattr(store.fs, "pipe_file", flaky)
     result = bulkwriter.write(
@@ -91,7 +100,12 @@ def test_transient_failures_are_retried_to_a_complete_output(store: Store, monke
     assert flaky.failures == 2
     assert flaky.calls == 3 + 2  # three parts, two of them re-sent once
     assert read_rows(store, "parquet", result) == expected_rows(30)
-    assert visible(store, "out") == [MANIFEST_NAME, "part-00000.parquet", "part-00001.parquet", "part-00002.parquet"]
+    assert visible(store, "out") == [
+        MANIFEST_NAME,
+        "part-00000.parquet",
+        "part-00001.parquet",
+        "part-00002.parquet",
+    ]
     assert not [p for p in store.listing("") if STAGING_DIR in p]
 
 
@@ -101,7 +115,12 @@ def test_persistent_failure_raises_and_leaves_nothing(store: Store, monkeypatch:
     t0 = time.monotonic()
     with pytest.raises(StorageError) as info:
         bulkwriter.write(
-            columns(50), store.url("out"), schema=SCHEMA, filesystem=store.fs, max_rows_per_file=10, retry=FAST
+            columns(50),
+            store.url("out"),
+            schema=SCHEMA,
+            filesystem=store.fs,
+            max_rows_per_file=10,
+            retry=FAST,
         )
     assert time.monotonic() - t0 < 10
     message = str(info.value)
@@ -116,7 +135,9 @@ def test_permanent_error_is_not_retried(remote_store: Store, monkeypatch: pytest
     flaky = Flaky(remote_store.fs, ok_calls=0, error=lambda: PermissionError("Access Denied"))
     monkeypatch.setattr(remote_store.fs, "pipe_file", flaky)
     with pytest.raises(StorageError, match="access denied"):
-        bulkwriter.write(columns(5), remote_store.url("out"), schema=SCHEMA, filesystem=remote_store.fs, retry=FAST)
+        bulkwriter.write(
+            columns(5), remote_store.url("out"), schema=SCHEMA, filesystem=remote_store.fs, retry=FAST
+        )
     assert flaky.calls == 1
     assert remote_store.listing("") == []
 
@@ -183,7 +204,10 @@ def test_sigkill_mid_write_then_overwrite_recovers(moto_s3: Emulator, tmp_path: 
     script = tmp_path / "crash.py"
     script.write_text(CRASH_SCRIPT)
     proc = subprocess.Popen(
-        [sys.executable, str(script), url, moto_s3.endpoint], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, str(script), url, moto_s3.endpoint],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     assert proc.stdout is not None
     staged = 0
@@ -205,7 +229,9 @@ def test_sigkill_mid_write_then_overwrite_recovers(moto_s3: Emulator, tmp_path: 
     assert all(f"/{STAGING_DIR}/" in p for p in everything)  # only staged objects
     assert not fs.exists(f"{bucket}/data/out/{MANIFEST_NAME}")
 
-    result = bulkwriter.write(columns(25), url, schema=SCHEMA, mode="overwrite", storage_options=opts, max_rows_per_file=10)
+    result = bulkwriter.write(
+        columns(25), url, schema=SCHEMA, mode="overwrite", storage_options=opts, max_rows_per_file=10
+    )
     fs.invalidate_cache()
     assert sorted(str(p) for p in fs.find(bucket)) == sorted(
         [f"{bucket}/data/out/{MANIFEST_NAME}"] + [f"{bucket}/data/out/part-0000{i}.parquet" for i in range(3)]
@@ -232,17 +258,31 @@ def moto_auth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Emulat
     port = free_port()
     try:
         emu = start_emulator(
-            "moto-auth", [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], "/moto-api/", port,
-            tmp_path_factory.mktemp("moto-auth"), env={"INITIAL_NO_AUTH_ACTION_COUNT": "3"},
+            "moto-auth",
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            "/moto-api/",
+            port,
+            tmp_path_factory.mktemp("moto-auth"),
+            env={"INITIAL_NO_AUTH_ACTION_COUNT": "3"},
         )
     except RuntimeError as exc:
         pytest.fail(f"moto (auth) did not start: {exc}", pytrace=False)
     try:
-        iam = boto3.client("iam", endpoint_url=emu.endpoint, region_name="us-east-1",
-                           aws_access_key_id="x", aws_secret_access_key="x")
+        iam = boto3.client(
+            "iam",
+            endpoint_url=emu.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="x",
+            aws_secret_access_key="x",
+        )
         iam.create_user(UserName="writer")
-        iam.put_user_policy(UserName="writer", PolicyName="all", PolicyDocument=orjson.dumps(
-            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}).decode())
+        iam.put_user_policy(
+            UserName="writer",
+            PolicyName="all",
+            PolicyDocument=orjson.dumps(
+                {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+            ).decode(),
+        )
         key = iam.create_access_key(UserName="writer")["AccessKey"]
         yield emu, {"key": key["AccessKeyId"], "secret": key["SecretAccessKey"]}
     finally:
@@ -278,8 +318,13 @@ def test_wrong_key_azure_fails_fast(azurite: Emulator) -> None:
     bad_key = AZURITE_KEY[:-8] + "AAAAAAA="
     t0 = time.monotonic()
     with pytest.raises(StorageError) as info:
-        bulkwriter.write(columns(3), f"az://{container}/out", schema=SCHEMA,
-                         storage_options=az_options(azurite.endpoint, bad_key), retry=FAST)
+        bulkwriter.write(
+            columns(3),
+            f"az://{container}/out",
+            schema=SCHEMA,
+            storage_options=az_options(azurite.endpoint, bad_key),
+            retry=FAST,
+        )
     assert time.monotonic() - t0 < 10
     assert bad_key not in str(info.value)
     assert f"az://{container}/out" in str(info.value)
@@ -294,7 +339,9 @@ def test_missing_bucket_fails_fast(remote_store: Store) -> None:
     assert url in str(info.value)
 
 
-def test_secrets_appear_nowhere(moto_s3: Emulator, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_secrets_appear_nowhere(
+    moto_s3: Emulator, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import fsspec
 
     opts = s3_options(moto_s3.endpoint, "AKIA-test-key-id", SECRET)  # moto without auth accepts any key
@@ -304,15 +351,22 @@ def test_secrets_appear_nowhere(moto_s3: Emulator, caplog: pytest.LogCaptureFixt
     caplog.set_level(logging.DEBUG, logger="bulkwriter")
     flaky = Flaky(fs, fail_first=1)
     monkeypatch.setattr(fs, "pipe_file", flaky)
-    result = bulkwriter.write(columns(4), f"s3://{bucket}/out", schema=SCHEMA, storage_options=opts, retry=FAST)
+    result = bulkwriter.write(
+        columns(4), f"s3://{bucket}/out", schema=SCHEMA, storage_options=opts, retry=FAST
+    )
     assert flaky.failures == 1  # the library got the same (cached) fs instance and retried
     manifest = fs.cat_file(f"{bucket}/out/{MANIFEST_NAME}").decode()
     w = bulkwriter.Writer(f"s3://{bucket}/out3", schema=SCHEMA, storage_options=opts)
     texts = [manifest, repr(result), result.summary(), str(result), repr(w), repr(w._output), caplog.text]
     w.abort()
     with pytest.raises(StorageError) as info:
-        bulkwriter.write(columns(1), f"s3://no-bucket-{uuid.uuid4().hex[:8]}/out", schema=SCHEMA,
-                         storage_options=opts, retry=FAST)
+        bulkwriter.write(
+            columns(1),
+            f"s3://no-bucket-{uuid.uuid4().hex[:8]}/out",
+            schema=SCHEMA,
+            storage_options=opts,
+            retry=FAST,
+        )
     texts.append(str(info.value))
     assert "retrying" in caplog.text
     for text in texts:
@@ -326,10 +380,16 @@ def test_unknown_scheme_is_a_clear_error() -> None:
     assert time.monotonic() - t0 < 2
 
 
-@pytest.mark.parametrize(("url", "module", "extra"), [
-    ("s3://b/out", "s3fs", "s3"), ("gs://b/out", "gcsfs", "gcs"), ("gcs://b/out", "gcsfs", "gcs"),
-    ("az://c/out", "adlfs", "azure"), ("abfs://c/out", "adlfs", "azure"),
-])
+@pytest.mark.parametrize(
+    ("url", "module", "extra"),
+    [
+        ("s3://b/out", "s3fs", "s3"),
+        ("gs://b/out", "gcsfs", "gcs"),
+        ("gcs://b/out", "gcsfs", "gcs"),
+        ("az://c/out", "adlfs", "azure"),
+        ("abfs://c/out", "adlfs", "azure"),
+    ],
+)
 def test_missing_extra_names_it(monkeypatch: pytest.MonkeyPatch, url: str, module: str, extra: str) -> None:
     monkeypatch.setitem(sys.modules, module, None)  # import fails as if not installed
     t0 = time.monotonic()
@@ -340,12 +400,19 @@ def test_missing_extra_names_it(monkeypatch: pytest.MonkeyPatch, url: str, modul
 
 def test_whole_bucket_destination_is_refused(remote_store: Store) -> None:
     with pytest.raises(StorageError, match="whole bucket"):
-        bulkwriter.write(columns(1), f"{remote_store.scheme}://{remote_store.bucket}", schema=SCHEMA,
-                         storage_options=remote_store.options)
+        bulkwriter.write(
+            columns(1),
+            f"{remote_store.scheme}://{remote_store.bucket}",
+            schema=SCHEMA,
+            storage_options=remote_store.options,
+        )
 
 
 def test_storage_options_and_filesystem_together_are_refused(remote_store: Store) -> None:
     with pytest.raises(ValueError, match="not both"):
-        bulkwriter.Writer(remote_store.url("o"), schema=SCHEMA, storage_options=remote_store.options,
-                          filesystem=remote_store.fs)
-
+        bulkwriter.Writer(
+            remote_store.url("o"),
+            schema=SCHEMA,
+            storage_options=remote_store.options,
+            filesystem=remote_store.fs,
+        )

@@ -97,7 +97,9 @@ def milvus_s3(request: pytest.FixtureRequest, moto_s3: Emulator) -> Iterator[_St
                     for key, value in config.items():
                         self.config.set(key, value)
 
-            wheel = types.SimpleNamespace(MilvusServer=Server, _initialize_data_files=milvus._initialize_data_files)
+            wheel = types.SimpleNamespace(
+                MilvusServer=Server, _initialize_data_files=milvus._initialize_data_files
+            )
             t0 = time.monotonic()
             self._acquire_lock()
             try:
@@ -108,7 +110,11 @@ def milvus_s3(request: pytest.FixtureRequest, moto_s3: Emulator) -> Iterator[_St
             return self
 
     cache = getattr(request.config, "cache", None)
-    base = Path(cache.mkdir("milvus-2.3.5")) if cache else Path(request.getfixturevalue("tmp_path_factory").mktemp("m"))
+    base = (
+        Path(cache.mkdir("milvus-2.3.5"))
+        if cache
+        else Path(request.getfixturevalue("tmp_path_factory").mktemp("m"))
+    )
     server = S3MilvusProcess(base, start_timeout_s=120, lock_timeout_s=300, extra_config=extra)
     try:
         server.start()
@@ -130,7 +136,9 @@ def _debian() -> tuple[CollectionSchema, list[dict[str, Any]]]:
         if f["fieldName"] in ("homepage", "installed_size_kb"):
             f["nullable"] = False
     table = pq.read_table(DATA_DIR / "debian_packages_sample.parquet")
-    table = table.set_column(table.schema.get_field_index("homepage"), "homepage", pc.fill_null(table["homepage"], ""))
+    table = table.set_column(
+        table.schema.get_field_index("homepage"), "homepage", pc.fill_null(table["homepage"], "")
+    )
     table = table.set_column(
         table.schema.get_field_index("installed_size_kb"),
         "installed_size_kb",
@@ -146,8 +154,9 @@ def test_milvus_on_s3_imports_the_debian_sample_written_to_s3(milvus_s3: _Starte
     schema, rows = _debian()
     assert len(rows) == 1988
     url = f"s3://{milvus_s3.bucket}/import/debian"
-    result = bulkwriter.write(rows, url, schema=schema, format="parquet", max_rows_per_file=700,
-                              storage_options=milvus_s3.options)
+    result = bulkwriter.write(
+        rows, url, schema=schema, format="parquet", max_rows_per_file=700, storage_options=milvus_s3.options
+    )
     entries = [entry for request in result.import_batches for entry in request]
     assert entries == [[f"import/debian/part-0000{i}.parquet"] for i in range(3)]  # bucket-relative keys
     pm_schema = schema_to_pymilvus(schema)

@@ -64,7 +64,9 @@ def good_row(i: int = 0) -> dict[str, Any]:
     }
 
 
-def errors_for(changes: dict[str, Any], *, row: int = 3, schema: CollectionSchema = ALL_TYPES) -> list[FieldError]:
+def errors_for(
+    changes: dict[str, Any], *, row: int = 3, schema: CollectionSchema = ALL_TYPES
+) -> list[FieldError]:
     rows = [good_row(i) for i in range(5)]
     for key, value in changes.items():
         if value is _DROP:
@@ -179,7 +181,10 @@ def test_duplicate_primary_keys_within_and_across_batches() -> None:
 
 def test_varchar_primary_key_duplicates() -> None:
     schema = CollectionSchema(
-        [FieldSchema("pk", DataType.VARCHAR, is_primary=True, max_length=8), FieldSchema("v", DataType.FLOAT_VECTOR, dim=1)]
+        [
+            FieldSchema("pk", DataType.VARCHAR, is_primary=True, max_length=8),
+            FieldSchema("v", DataType.FLOAT_VECTOR, dim=1),
+        ]
     )
     errors = bulkwriter.validate({"pk": ["a", "b", "a"], "v": np.ones((3, 1), np.float32)}, schema=schema)
     assert [(e.code, e.row) for e in errors] == [("duplicate_primary_key", 2)]
@@ -187,7 +192,10 @@ def test_varchar_primary_key_duplicates() -> None:
 
 def test_auto_id_primary_key_must_be_absent() -> None:
     schema = CollectionSchema(
-        [FieldSchema("id", DataType.INT64, is_primary=True, auto_id=True), FieldSchema("v", DataType.FLOAT_VECTOR, dim=1)]
+        [
+            FieldSchema("id", DataType.INT64, is_primary=True, auto_id=True),
+            FieldSchema("v", DataType.FLOAT_VECTOR, dim=1),
+        ]
     )
     assert bulkwriter.validate([{"v": [1.0]}], schema=schema) == []
     errors = bulkwriter.validate([{"v": [1.0]}, {"id": 5, "v": [1.0]}], schema=schema)
@@ -228,7 +236,9 @@ def test_columnar_inputs_validate_like_rows() -> None:
     )
     vectors = np.zeros((4, 3), np.float64)
     vectors[2, 1] = np.nan
-    errors = bulkwriter.validate({"id": np.arange(4), "v": vectors, "small": np.array([1, 2, 3, 500])}, schema=schema)
+    errors = bulkwriter.validate(
+        {"id": np.arange(4), "v": vectors, "small": np.array([1, 2, 3, 500])}, schema=schema
+    )
     assert [(e.code, e.field, e.row, e.element) for e in errors] == [
         ("not_finite", "v", 2, 1),
         ("int_out_of_range", "small", 3, None),

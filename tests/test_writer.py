@@ -52,14 +52,20 @@ def test_max_rows_per_file_is_exact(tmp_path: Path, fmt: str) -> None:
     suffix = "" if fmt == "numpy" else f".{fmt}"
     assert [Path(f.path).name for f in result.files] == [f"part-{i:05d}{suffix}" for i in range(4)]
     for f in result.files:
-        on_disk = sum(p.stat().st_size for p in Path(f.path).rglob("*")) if fmt == "numpy" else Path(f.path).stat().st_size
+        on_disk = (
+            sum(p.stat().st_size for p in Path(f.path).rglob("*"))
+            if fmt == "numpy"
+            else Path(f.path).stat().st_size
+        )
         assert on_disk == f.bytes
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_max_bytes_per_file_is_a_true_cap(tmp_path: Path, fmt: str) -> None:
     cap = 20_000
-    result = bulkwriter.write(columns(2000), tmp_path / "o", schema=SCHEMA, format=fmt, max_bytes_per_file=cap)
+    result = bulkwriter.write(
+        columns(2000), tmp_path / "o", schema=SCHEMA, format=fmt, max_bytes_per_file=cap
+    )
     assert len(result.files) > 3
     assert all(f.bytes <= cap for f in result.files), [f.bytes for f in result.files]
     assert sum(f.rows for f in result.files) == 2000
@@ -74,7 +80,9 @@ def test_single_row_larger_than_cap_is_an_error(tmp_path: Path) -> None:
 
 
 def test_import_batches_group_entries(tmp_path: Path) -> None:
-    result = bulkwriter.write(columns(50), tmp_path / "o", schema=SCHEMA, format="numpy", max_rows_per_file=20)
+    result = bulkwriter.write(
+        columns(50), tmp_path / "o", schema=SCHEMA, format="numpy", max_rows_per_file=20
+    )
     assert len(result.import_batches) == 1
     entries = result.import_batches[0]
     assert len(entries) == 3
@@ -107,7 +115,12 @@ def test_manifest_is_written_last_and_inspect_reads_it(tmp_path: Path) -> None:
 def test_mode_error_overwrite_append(tmp_path: Path) -> None:
     out = tmp_path / "o"
     bulkwriter.write(columns(10), out, schema=SCHEMA, max_rows_per_file=4)
-    assert visible(out) == ["_bulkwriter.json", "part-00000.parquet", "part-00001.parquet", "part-00002.parquet"]
+    assert visible(out) == [
+        "_bulkwriter.json",
+        "part-00000.parquet",
+        "part-00001.parquet",
+        "part-00002.parquet",
+    ]
     with pytest.raises(DestinationExistsError):
         bulkwriter.write(columns(10), out, schema=SCHEMA)
     with pytest.raises(FileExistsError):

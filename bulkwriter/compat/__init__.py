@@ -76,14 +76,18 @@ def _format_of(file_type: Any) -> Format:
     try:
         return _FORMATS[int(file_type)]
     except (KeyError, TypeError, ValueError):
-        raise ValueError(f"unsupported file_type {file_type!r}: use BulkFileType.PARQUET/JSON/JSONL/NUMPY/CSV") from None
+        raise ValueError(
+            f"unsupported file_type {file_type!r}: use BulkFileType.PARQUET/JSON/JSONL/NUMPY/CSV"
+        ) from None
 
 
 def _options_of(config: Mapping[str, Any] | None) -> FormatOptions:
     config = config or {}
     unknown = set(config) - {"sep", "nullkey"}
     if unknown:
-        raise ValueError(f"unsupported config keys {sorted(unknown)}: only 'sep' and 'nullkey' (CSV) are known")
+        raise ValueError(
+            f"unsupported config keys {sorted(unknown)}: only 'sep' and 'nullkey' (CSV) are known"
+        )
     return FormatOptions(csv_separator=str(config.get("sep", ",")), csv_null_token=config.get("nullkey"))
 
 
@@ -298,7 +302,9 @@ class RemoteBulkWriter(LocalBulkWriter):
             credentials: Any = None,
         ) -> None:
             if http_client is not None or credentials is not None:
-                raise ValueError("http_client and credentials (MinIO client objects) are not supported; pass keys")
+                raise ValueError(
+                    "http_client and credentials (MinIO client objects) are not supported; pass keys"
+                )
             self._bucket_name = bucket_name
             self._endpoint = endpoint
             self._access_key = access_key
@@ -360,7 +366,10 @@ class RemoteBulkWriter(LocalBulkWriter):
 
         def to_url_and_options(self, folder: str) -> tuple[str, dict[str, Any]]:
             """The ``az://`` URL of ``folder`` and adlfs ``storage_options``."""
-            options: dict[str, Any] = {"blocksize": self._upload_chunk_size, "max_concurrency": self._upload_concurrency}
+            options: dict[str, Any] = {
+                "blocksize": self._upload_chunk_size,
+                "max_concurrency": self._upload_concurrency,
+            }
             if self._conn_str:
                 options["connection_string"] = self._conn_str
             elif self._account_url:
@@ -370,7 +379,9 @@ class RemoteBulkWriter(LocalBulkWriter):
                 if isinstance(self._credential, str):
                     options["account_key"] = self._credential
                 elif isinstance(self._credential, Mapping):
-                    options.update({k: v for k, v in self._credential.items() if k in ("account_key", "sas_token")})
+                    options.update(
+                        {k: v for k, v in self._credential.items() if k in ("account_key", "sas_token")}
+                    )
             else:
                 raise ValueError("AzureConnectParam needs conn_str or account_url")
             return f"az://{self._container_name}/{folder}", options

@@ -69,7 +69,9 @@ class CollectionSchema:
         primaries = [f for f in field_list if f.is_primary]
         if len(primaries) != 1:
             names = [f.name for f in primaries]
-            raise SchemaError(f"a collection needs exactly one primary key field, got {len(primaries)} {names}")
+            raise SchemaError(
+                f"a collection needs exactly one primary key field, got {len(primaries)} {names}"
+            )
         if auto_id is not None and primaries[0].auto_id != auto_id:
             index = field_list.index(primaries[0])
             field_list[index] = dataclasses.replace(primaries[0], auto_id=auto_id)

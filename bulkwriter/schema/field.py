@@ -237,7 +237,11 @@ class FieldSchema:
             out["elementDataType"] = self.element_type.value
         params = {
             k: v
-            for k, v in (("max_length", self.max_length), ("dim", self.dim), ("max_capacity", self.max_capacity))
+            for k, v in (
+                ("max_length", self.max_length),
+                ("dim", self.dim),
+                ("max_capacity", self.max_capacity),
+            )
             if v is not None
         }
         if params:

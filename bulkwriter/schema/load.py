@@ -83,7 +83,9 @@ def schema_from_dict(data: Mapping[str, Any]) -> CollectionSchema:
     if not isinstance(body, Mapping) or not isinstance(body.get("fields"), list):
         raise SchemaError("a RESTful v2 schema needs a 'fields' list (or a 'schema' object holding one)")
     auto_id = body.get("autoId", data.get("autoId"))
-    dynamic = body.get("enabledDynamicField", body.get("enableDynamicField", data.get("enableDynamicField", False)))
+    dynamic = body.get(
+        "enabledDynamicField", body.get("enableDynamicField", data.get("enableDynamicField", False))
+    )
     fields = [_field_from_dict(f, i) for i, f in enumerate(body["fields"])]
     if auto_id is not None:
         auto_id = _as_bool(auto_id, "autoId")
@@ -93,7 +95,9 @@ def schema_from_dict(data: Mapping[str, Any]) -> CollectionSchema:
         enable_dynamic_field=_as_bool(dynamic, "enabledDynamicField"),
         description=str(body.get("description", data.get("description", ""))),
         name=name,
-        function_output_fields=[str(n) for f in body.get("functions", []) for n in f.get("outputFieldNames", [])],
+        function_output_fields=[
+            str(n) for f in body.get("functions", []) for n in f.get("outputFieldNames", [])
+        ],
     )
 
 
@@ -178,7 +182,9 @@ def schema_from_pymilvus(schema: Any) -> CollectionSchema:
                 description=str(getattr(f, "description", "") or ""),
             )
         )
-    outputs = [n for fn in getattr(schema, "functions", None) or [] for n in getattr(fn, "output_field_names", [])]
+    outputs = [
+        n for fn in getattr(schema, "functions", None) or [] for n in getattr(fn, "output_field_names", [])
+    ]
     return CollectionSchema(
         fields,
         auto_id=bool(getattr(schema, "auto_id", False)) or None,

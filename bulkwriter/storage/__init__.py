@@ -12,4 +12,13 @@ from bulkwriter.storage.location import Location, resolve
 from bulkwriter.storage.retry import RetryPolicy, is_transient
 from bulkwriter.storage.staging import MANIFEST_NAME, STAGING_DIR, Mode, StagedOutput
 
-__all__ = ["MANIFEST_NAME", "STAGING_DIR", "Location", "Mode", "RetryPolicy", "StagedOutput", "is_transient", "resolve"]
+__all__ = [
+    "MANIFEST_NAME",
+    "STAGING_DIR",
+    "Location",
+    "Mode",
+    "RetryPolicy",
+    "StagedOutput",
+    "is_transient",
+    "resolve",
+]

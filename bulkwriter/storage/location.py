@@ -46,7 +46,16 @@ _BACKENDS: dict[str, tuple[str, str]] = {
     "abfss": ("adlfs", "azure"),
 }
 #: storage_options keys (substrings, lower case) whose string values are secrets.
-_SECRET_KEY_PARTS = ("key", "secret", "token", "password", "credential", "sas", "conn_str", "connection_string")
+_SECRET_KEY_PARTS = (
+    "key",
+    "secret",
+    "token",
+    "password",
+    "credential",
+    "sas",
+    "conn_str",
+    "connection_string",
+)
 #: storage_options values that look secret by key but are not (e.g. gcsfs ``token="anon"``).
 _NOT_SECRET = frozenset({"anon", "google_default", "cache", "cloud", "browser", "true", "false", "none"})
 _MIN_SECRET_LEN = 4
@@ -266,4 +275,3 @@ def resolve(
 
 def _clean_root(root: str) -> str:
     return root.rstrip("/") or root
-

@@ -60,11 +60,23 @@ _TRANSIENT_NAMES = frozenset(
 )
 #: S3 / Azure error codes that mean "try again".
 _TRANSIENT_CODES = frozenset(
-    {"SlowDown", "Throttling", "ThrottlingException", "RequestTimeout", "InternalError", "ServiceUnavailable",
-     "ServerBusy", "OperationTimedOut", "RequestLimitExceeded", "TooManyRequests"}
+    {
+        "SlowDown",
+        "Throttling",
+        "ThrottlingException",
+        "RequestTimeout",
+        "InternalError",
+        "ServiceUnavailable",
+        "ServerBusy",
+        "OperationTimedOut",
+        "RequestLimitExceeded",
+        "TooManyRequests",
+    }
 )
 _NOT_FOUND_NAMES = frozenset({"ResourceNotFoundError", "NoSuchBucket", "NoSuchKey"})
-_DENIED_NAMES = frozenset({"ClientAuthenticationError", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied"})
+_DENIED_NAMES = frozenset(
+    {"ClientAuthenticationError", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied"}
+)
 _DENIED_STATUS = frozenset({401, 403})
 
 
@@ -163,7 +175,9 @@ def is_transient(exc: BaseException) -> bool:
         return False
     transient = False
     for e in _chain(exc):
-        if isinstance(e, (FileNotFoundError, PermissionError, FileExistsError, IsADirectoryError, NotADirectoryError)):
+        if isinstance(
+            e, (FileNotFoundError, PermissionError, FileExistsError, IsADirectoryError, NotADirectoryError)
+        ):
             return False
         names = _names(e)
         status = _status(e)
@@ -272,6 +286,11 @@ def call(
         raise
     except Exception as exc:
         mapped = translate(
-            exc, url=url, operation=operation, redact=redact, attempts=attempts, seconds=time.monotonic() - start
+            exc,
+            url=url,
+            operation=operation,
+            redact=redact,
+            attempts=attempts,
+            seconds=time.monotonic() - start,
         )
         raise error(str(mapped)) from exc

@@ -106,11 +106,18 @@ def read_manifest(location: Location, retry: RetryPolicy | None = None) -> dict[
         return data
 
     try:
-        return call(read, policy=retry or RetryPolicy(), url=location.uri, operation="read the manifest",
-                    redact=location.redact)
+        return call(
+            read,
+            policy=retry or RetryPolicy(),
+            url=location.uri,
+            operation="read the manifest",
+            redact=location.redact,
+        )
     except StorageError as exc:
         if isinstance(exc.__cause__, FileNotFoundError):
-            raise StorageError(f"no committed output at {location.uri!r}: {MANIFEST_NAME} is missing") from exc
+            raise StorageError(
+                f"no committed output at {location.uri!r}: {MANIFEST_NAME} is missing"
+            ) from exc
         raise
     except orjson.JSONDecodeError as exc:
         raise StorageError(f"cannot parse {location.uri_of(path)!r}: {exc}") from exc
@@ -201,7 +208,9 @@ class StagedOutput:
 
     # -- helpers ----------------------------------------------------------------------
     def _call(self, fn: Callable[[], T], operation: str, error: type[StorageError] = StorageError) -> T:
-        return call(fn, policy=self.retry, url=self.url, operation=operation, redact=self.location.redact, error=error)
+        return call(
+            fn, policy=self.retry, url=self.url, operation=operation, redact=self.location.redact, error=error
+        )
 
     def _list_root(self) -> list[str]:
         """Names directly under the root ([] when it does not exist); missing bucket: FileNotFoundError."""
@@ -335,7 +344,9 @@ class StagedOutput:
             self._call(lambda: self._write_manifest(manifest_path, body), "write the manifest", CommitError)
         except CommitError as exc:
             self._rollback(placed)
-            raise CommitError(f"commit to {self.url!r} failed, nothing of this write was made visible: {exc}") from exc
+            raise CommitError(
+                f"commit to {self.url!r} failed, nothing of this write was made visible: {exc}"
+            ) from exc
         self._remove_staging(cleanup_stale=self.mode == "overwrite")
 
     def _clear_targets(self) -> None:
@@ -360,7 +371,9 @@ class StagedOutput:
                 self._call(partial(self._rename, src, dst), f"move {posixpath.basename(dst)}", CommitError)
                 placed.append(dst)
             return placed
-        self._call(lambda: self.fs.copy(srcs, dsts), f"copy {len(srcs)} staged objects into place", CommitError)
+        self._call(
+            lambda: self.fs.copy(srcs, dsts), f"copy {len(srcs)} staged objects into place", CommitError
+        )
         return dsts
 
     def _rename(self, src: str, dst: str) -> None:

@@ -43,7 +43,11 @@ def conform_array(field: FieldSchema, arr: pa.Array, conform_element: ElementCon
         if parsed is None:
             return pa.nulls(len(arr), target), errors
         arr = parsed
-    if not (pa.types.is_list(arr.type) or pa.types.is_large_list(arr.type) or pa.types.is_fixed_size_list(arr.type)):
+    if not (
+        pa.types.is_list(arr.type)
+        or pa.types.is_large_list(arr.type)
+        or pa.types.is_fixed_size_list(arr.type)
+    ):
         if pa.types.is_null(arr.type):
             return pa.nulls(len(arr), target), []
         return wrong_type(field, arr, f"a list of {field.element_type.value if field.element_type else '?'}")

@@ -67,7 +67,9 @@ class BatchValidator:
         for field in self._fields:
             present = field.name in names
             if not present and not field.accepts_null:
-                errors.append(FieldError("missing_field", field.name, None, "a column or key for this field", "none"))
+                errors.append(
+                    FieldError("missing_field", field.name, None, "a column or key for this field", "none")
+                )
             column, column_errors = conform_column(field, batch.column(field.name) if present else None, n)
             if not present and not field.accepts_null:
                 column_errors = []
@@ -112,7 +114,9 @@ class BatchValidator:
                     )
             elif name in self.schema.function_output_fields:
                 errors.append(
-                    FieldError("function_output_field", name, None, "no data (a function computes it)", "a column")
+                    FieldError(
+                        "function_output_field", name, None, "no data (a function computes it)", "a column"
+                    )
                 )
             elif self.schema.enable_dynamic_field:
                 continue
@@ -151,7 +155,9 @@ class BatchValidator:
                     continue
                 value = text if isinstance(text, dict) else _loads(text)
                 if not isinstance(value, dict):
-                    errors.append(FieldError("invalid_meta", DYNAMIC_FIELD, row, "a JSON object", short_repr(text)))
+                    errors.append(
+                        FieldError("invalid_meta", DYNAMIC_FIELD, row, "a JSON object", short_repr(text))
+                    )
                 else:
                     objects[row] = value
         for name in extras:
@@ -167,7 +173,13 @@ class BatchValidator:
                 target = objects[row]
                 if name in target:
                     errors.append(
-                        FieldError("dynamic_key_clash", DYNAMIC_FIELD, row, f"key '{name}' once", "it in $meta and as a key")
+                        FieldError(
+                            "dynamic_key_clash",
+                            DYNAMIC_FIELD,
+                            row,
+                            f"key '{name}' once",
+                            "it in $meta and as a key",
+                        )
                     )
                 target[name] = value
         texts: list[str] = []
@@ -175,7 +187,9 @@ class BatchValidator:
             try:
                 texts.append(orjson.dumps(obj, option=orjson.OPT_SERIALIZE_NUMPY).decode())
             except TypeError as exc:
-                errors.append(FieldError("invalid_json", DYNAMIC_FIELD, row, "JSON-serialisable values", str(exc)[:60]))
+                errors.append(
+                    FieldError("invalid_json", DYNAMIC_FIELD, row, "JSON-serialisable values", str(exc)[:60])
+                )
                 texts.append("{}")
         meta = pa.array(texts, pa.string())
         errors.extend(check_json_texts(DYNAMIC_FIELD, meta))

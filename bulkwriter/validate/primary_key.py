@@ -72,11 +72,15 @@ class PrimaryKeyTracker:
             hit = pos < len(run)
             hit[hit] = run[pos[hit]] == keys[hit]
             for hit_row in np.flatnonzero(hit):
-                errors.setdefault(int(hit_row), self._error(column, int(hit_row), "a primary key not written before"))
+                errors.setdefault(
+                    int(hit_row), self._error(column, int(hit_row), "a primary key not written before")
+                )
         return [errors[r] for r in sorted(errors)], keys
 
     def _error(self, column: pa.Array, row: int, expected: str) -> FieldError:
-        return FieldError("duplicate_primary_key", self.field.name, row, expected, short_repr(column[row].as_py()))
+        return FieldError(
+            "duplicate_primary_key", self.field.name, row, expected, short_repr(column[row].as_py())
+        )
 
     def add(self, keys: np.ndarray) -> None:
         """Remember ``keys`` (from :meth:`check`) as written."""

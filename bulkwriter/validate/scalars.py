@@ -18,7 +18,16 @@ from bulkwriter.schema.field import FieldSchema
 from bulkwriter.schema.types import DataType
 from bulkwriter.validate._util import ColumnResult, cell, described, error_rows, make_errors, type_label
 
-__all__ = ["MAX_JSON_BYTES", "check_json_texts", "conform_bool", "conform_float", "conform_int", "conform_json", "conform_varchar", "wrong_type"]
+__all__ = [
+    "MAX_JSON_BYTES",
+    "check_json_texts",
+    "conform_bool",
+    "conform_float",
+    "conform_int",
+    "conform_json",
+    "conform_varchar",
+    "wrong_type",
+]
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
@@ -78,7 +87,11 @@ def conform_int(field: FieldSchema, arr: pa.Array) -> ColumnResult:
         bound = 2.0 ** (bits - 1)  # exact in float64, unlike 2**63 - 1
         out_of_range = error_rows(pc.or_(pc.less(finite, -bound), pc.greater_equal(finite, bound)))
         errors += make_errors(
-            out_of_range, code="int_out_of_range", field=field.name, expected=expected, got=lambda r: cell(arr, r)
+            out_of_range,
+            code="int_out_of_range",
+            field=field.name,
+            expected=expected,
+            got=lambda r: cell(arr, r),
         )
         if errors:
             return pa.nulls(len(arr), target), sorted(errors, key=_row)
@@ -172,7 +185,9 @@ def conform_varchar(field: FieldSchema, arr: pa.Array, *, label: str | None = No
     try:
         strings.validate(full=True)
     except pa.ArrowInvalid:
-        bad = [i for i, v in enumerate(strings.cast(pa.binary()).to_pylist()) if v is not None and not _utf8(v)]
+        bad = [
+            i for i, v in enumerate(strings.cast(pa.binary()).to_pylist()) if v is not None and not _utf8(v)
+        ]
         return pa.nulls(len(arr), pa.string()), make_errors(
             bad,
             code="invalid_utf8",
@@ -242,7 +257,9 @@ def check_json_texts(name: str, strings: pa.Array) -> list[FieldError]:
                 orjson.loads(text)
     except orjson.JSONDecodeError:
         bad = [i for i, t in enumerate(texts) if t is not None and not _is_json(t)]
-        errors += make_errors(bad, code="invalid_json", field=name, expected="valid JSON text", got=lambda r: texts[r])
+        errors += make_errors(
+            bad, code="invalid_json", field=name, expected="valid JSON text", got=lambda r: texts[r]
+        )
     return sorted(errors, key=_row)
 
 

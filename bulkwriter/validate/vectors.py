@@ -40,7 +40,9 @@ def parse_json_cells(field: FieldSchema, arr: pa.Array) -> tuple[pa.Array | None
         except orjson.JSONDecodeError:
             values.append(None)
             errors.append(
-                FieldError("invalid_json", field.name, row, f"{type_label(field)} as JSON text", repr(text)[:60])
+                FieldError(
+                    "invalid_json", field.name, row, f"{type_label(field)} as JSON text", repr(text)[:60]
+                )
             )
     if errors:
         return None, errors
@@ -49,7 +51,9 @@ def parse_json_cells(field: FieldSchema, arr: pa.Array) -> tuple[pa.Array | None
     try:
         return pa.array(values), []
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
-        return None, [FieldError("wrong_type", field.name, 0, f"{type_label(field)} values", "mixed JSON values")]
+        return None, [
+            FieldError("wrong_type", field.name, 0, f"{type_label(field)} values", "mixed JSON values")
+        ]
 
 
 def _is_stringlike(t: pa.DataType) -> bool:
@@ -83,7 +87,11 @@ def conform_dense_vector(field: FieldSchema, arr: pa.Array) -> ColumnResult:
         if parsed is None:
             return pa.nulls(len(arr), canonical_type(field)), errors
         arr = parsed
-    if pa.types.is_binary(arr.type) or pa.types.is_large_binary(arr.type) or pa.types.is_fixed_size_binary(arr.type):
+    if (
+        pa.types.is_binary(arr.type)
+        or pa.types.is_large_binary(arr.type)
+        or pa.types.is_fixed_size_binary(arr.type)
+    ):
         return _from_binary(field, arr)
     if not _is_listlike(arr.type) or not (
         pa.types.is_integer(arr.type.value_type)
@@ -109,12 +117,18 @@ def conform_dense_vector(field: FieldSchema, arr: pa.Array) -> ColumnResult:
         parents = pc.list_parent_indices(arr).to_numpy()
         rows = np.unique(parents[error_rows(pc.is_null(flat))])
         errors = make_errors(
-            rows, code="null_element", field=field.name, expected="no null inside a vector", got=lambda r: cell(arr, r)
+            rows,
+            code="null_element",
+            field=field.name,
+            expected="no null inside a vector",
+            got=lambda r: cell(arr, r),
         )
         return pa.nulls(len(arr), canonical_type(field)), errors
     valid_rows = error_rows(valid)
     matrix_values = flat.to_numpy(zero_copy_only=False).reshape(-1, width) if width else np.empty((0, 0))
-    return _from_matrix(field, arr, matrix_values, valid_rows, is_bytes=pa.types.is_uint8(arr.type.value_type))
+    return _from_matrix(
+        field, arr, matrix_values, valid_rows, is_bytes=pa.types.is_uint8(arr.type.value_type)
+    )
 
 
 def _from_binary(field: FieldSchema, arr: pa.Array) -> ColumnResult:
@@ -183,7 +197,9 @@ def _from_matrix(
             first.setdefault(int(valid_rows[r]), int(e))
         errors = [
             FieldError(
-                code="not_finite" if dtype not in (DataType.BINARY_VECTOR, DataType.INT8_VECTOR) else "out_of_range",
+                code="not_finite"
+                if dtype not in (DataType.BINARY_VECTOR, DataType.INT8_VECTOR)
+                else "out_of_range",
                 field=field.name,
                 row=row,
                 expected=f"{expected} ({label})",
@@ -237,7 +253,9 @@ def _to_int(values: np.ndarray, lo: int, hi: int, dtype: type[np.integer]) -> tu
         bad = np.asarray((values < lo) | (values > hi)) if values.size else np.zeros(values.shape, bool)
     else:
         with np.errstate(invalid="ignore"):
-            bad = np.asarray(~np.isfinite(values) | (values != np.trunc(values)) | (values < lo) | (values > hi))
+            bad = np.asarray(
+                ~np.isfinite(values) | (values != np.trunc(values)) | (values < lo) | (values > hi)
+            )
     safe = np.where(bad, 0, values) if bad.any() else values
     return safe.astype(dtype), bad
 
@@ -284,9 +302,13 @@ def sparse_from_python(field: FieldSchema, values: list[object]) -> tuple[pa.Arr
     if errors:
         return None, errors
     try:
-        return pa.array(out, type=pa.struct([("indices", pa.list_(pa.int64())), ("values", pa.list_(pa.float64()))])), []
+        return pa.array(
+            out, type=pa.struct([("indices", pa.list_(pa.int64())), ("values", pa.list_(pa.float64()))])
+        ), []
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError) as exc:
-        return None, [FieldError("wrong_type", field.name, None, "integer indices and numeric values", str(exc)[:60])]
+        return None, [
+            FieldError("wrong_type", field.name, None, "integer indices and numeric values", str(exc)[:60])
+        ]
 
 
 def _sparse_shape_error(field: FieldSchema, row: int, value: object) -> FieldError:
@@ -356,8 +378,14 @@ def conform_sparse_vector(field: FieldSchema, arr: pa.Array) -> ColumnResult:
     errors = _sparse_element_errors(field, arr, idx_flat, val_flat, parents)
     if errors:
         return pa.nulls(len(arr), SPARSE_TYPE), errors
-    idx_np = idx_flat.to_numpy(zero_copy_only=False).astype(np.uint32) if len(idx_flat) else np.empty(0, np.uint32)
-    val_np = val_flat.to_numpy(zero_copy_only=False).astype(np.float32) if len(val_flat) else np.empty(0, np.float32)
+    idx_np = (
+        idx_flat.to_numpy(zero_copy_only=False).astype(np.uint32) if len(idx_flat) else np.empty(0, np.uint32)
+    )
+    val_np = (
+        val_flat.to_numpy(zero_copy_only=False).astype(np.float32)
+        if len(val_flat)
+        else np.empty(0, np.float32)
+    )
     offsets = np.zeros(len(arr) + 1, dtype=np.int32)
     np.cumsum(n_idx.to_numpy(zero_copy_only=False), out=offsets[1:])
     indices_out = pa.ListArray.from_arrays(pa.array(offsets), pa.array(idx_np, pa.uint32()))
@@ -375,30 +403,45 @@ def _sparse_element_errors(
     if not (pa.types.is_integer(idx_flat.type) or pa.types.is_null(idx_flat.type)) or not (
         pa.types.is_integer(val_flat.type) or pa.types.is_floating(val_flat.type)
     ):
-        return [FieldError("wrong_type", field.name, int(parents[0]), "integer indices and numeric values", str(arr.type))]
+        return [
+            FieldError(
+                "wrong_type", field.name, int(parents[0]), "integer indices and numeric values", str(arr.type)
+            )
+        ]
     if idx_flat.null_count or val_flat.null_count:
         bad = np.flatnonzero(
-            idx_flat.is_null().to_numpy(zero_copy_only=False) | val_flat.is_null().to_numpy(zero_copy_only=False)
+            idx_flat.is_null().to_numpy(zero_copy_only=False)
+            | val_flat.is_null().to_numpy(zero_copy_only=False)
         )
         rows = np.unique(parents[bad])
-        return make_errors(rows, code="null_element", field=field.name, expected="no nulls", got=lambda r: cell(arr, r))
+        return make_errors(
+            rows, code="null_element", field=field.name, expected="no nulls", got=lambda r: cell(arr, r)
+        )
     idx = idx_flat.to_numpy(zero_copy_only=False)
     vals = val_flat.to_numpy(zero_copy_only=False).astype(np.float64)
     problems: dict[int, tuple[str, str, str]] = {}
     checks = (
-        ((idx < 0) | (idx >= _SPARSE_INDEX_LIMIT), "sparse_index_out_of_range", f"indices in [0, {_SPARSE_INDEX_LIMIT - 1}]"),
+        (
+            (idx < 0) | (idx >= _SPARSE_INDEX_LIMIT),
+            "sparse_index_out_of_range",
+            f"indices in [0, {_SPARSE_INDEX_LIMIT - 1}]",
+        ),
         (~np.isfinite(vals), "not_finite", "finite values"),
         (np.nan_to_num(vals, nan=0.0) < 0, "negative_sparse_value", "values >= 0"),
     )
     for mask, code, expected in checks:
         for pos in np.flatnonzero(mask):
             problems.setdefault(int(parents[pos]), (code, expected, f"{idx[pos]}: {vals[pos]!r}"))
-    keys = (parents.astype(np.uint64) << np.uint64(32)) | (idx.astype(np.int64) & 0xFFFFFFFF).astype(np.uint64)
+    keys = (parents.astype(np.uint64) << np.uint64(32)) | (idx.astype(np.int64) & 0xFFFFFFFF).astype(
+        np.uint64
+    )
     order = np.sort(keys)
     dup = order[1:][order[1:] == order[:-1]]
     for key in dup:
         row = int(key >> np.uint64(32))
-        problems.setdefault(row, ("sparse_duplicate_index", "unique indices per row", f"index {int(key & 0xFFFFFFFF)} twice"))
+        problems.setdefault(
+            row, ("sparse_duplicate_index", "unique indices per row", f"index {int(key & 0xFFFFFFFF)} twice")
+        )
     return [
         FieldError(code, field.name, row, expected, got)
         for row, (code, expected, got) in sorted(problems.items())
