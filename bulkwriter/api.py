@@ -7,6 +7,7 @@ from typing import Any
 import fsspec
 
 from bulkwriter.errors import FieldError
+from bulkwriter.formats import get_encoder
 from bulkwriter.formats.base import FormatOptions
 from bulkwriter.inputs import DEFAULT_BATCH_ROWS, RejectedBatch, to_batches
 from bulkwriter.progress import ProgressLike
@@ -17,7 +18,7 @@ from bulkwriter.storage.location import resolve
 from bulkwriter.storage.retry import RetryPolicy
 from bulkwriter.storage.staging import MANIFEST_NAME, Mode, read_manifest
 from bulkwriter.validate.batch import BatchValidator
-from bulkwriter.writer import Format, OnError, Writer
+from bulkwriter.writer import Format, OnError, Writer, parse_version
 
 __all__ = ["inspect", "validate", "write"]
 
@@ -106,7 +107,13 @@ def write(
 
 
 def validate(
-    data: Any, *, schema: SchemaLike, max_errors: int | None = None, check_duplicates: bool = True
+    data: Any,
+    *,
+    schema: SchemaLike,
+    format: str | None = None,
+    milvus_version: str | tuple[int, ...] | None = None,
+    max_errors: int | None = None,
+    check_duplicates: bool = True,
 ) -> list[FieldError]:
     """Check ``data`` against ``schema`` without writing anything; return every problem.
 
@@ -116,6 +123,12 @@ def validate(
         Any input :func:`write` takes.
     schema
         As for :func:`write`.
+    format : str, optional
+        Also check what this output format cannot carry (e.g. ``"csv"``: CR LF in VarChar
+        or the null token as a value; ``"numpy"``: text ending in NUL), as :func:`write`
+        would. None: the schema's rules only.
+    milvus_version : str or tuple of int, optional
+        As for :func:`write`; only used with ``format``.
     max_errors : int, optional
         Stop after this many errors. None: report all.
     check_duplicates : bool, default True
@@ -127,7 +140,12 @@ def validate(
         Empty when the data is valid. Row indices are positions in the whole input.
     """
     collection = as_schema(schema)
-    validator = BatchValidator(collection, check_duplicates=check_duplicates)
+    row_checks = None
+    if format is not None:
+        version = parse_version(milvus_version)
+        options = FormatOptions() if version is None else FormatOptions(milvus_version=version)
+        row_checks = get_encoder(format, collection, options).check_rows
+    validator = BatchValidator(collection, check_duplicates=check_duplicates, row_checks=row_checks)
     errors: list[FieldError] = []
     offset = 0
     for batch in to_batches(data, collection, batch_rows=DEFAULT_BATCH_ROWS):

@@ -181,7 +181,9 @@ class Writer:
         if version is not None:
             options = FormatOptions(**{**options.__dict__, "milvus_version": version})
         self._encoder = get_encoder(format, self.schema, options)
-        self._validator = BatchValidator(self.schema, check_duplicates=check_duplicates)
+        self._validator = BatchValidator(
+            self.schema, check_duplicates=check_duplicates, row_checks=self._encoder.check_rows
+        )
         self._output = StagedOutput(
             path, mode=mode, storage_options=storage_options, filesystem=filesystem, retry=retry
         )

@@ -216,3 +216,44 @@ def test_generators_of_rows_and_of_column_dicts(tmp_path: Path) -> None:
     assert result.rows_written == 30
     lists = ({"id": [i], "title": ["t"], "vec": [[0.5] * 8]} for i in range(3))  # one-row column dicts
     assert bulkwriter.write(lists, tmp_path / "l", schema=SCHEMA).rows_written == 3
+
+
+_CRLF_SCHEMA = CollectionSchema(
+    [
+        FieldSchema("id", DataType.INT64, is_primary=True),
+        FieldSchema("v", DataType.FLOAT_VECTOR, dim=1),
+        FieldSchema("s", DataType.VARCHAR, max_length=9),
+    ]
+)
+
+
+def _crlf_rows() -> list[dict[str, object]]:
+    return [{"id": i, "v": [0.0], "s": "a\r\nb" if i in (3, 6) else "x"} for i in range(8)]
+
+
+def test_format_rules_are_checked_with_the_input_row(tmp_path: Path) -> None:
+    # CSV cannot carry CR LF in VarChar: an error at the input row, however files are cut
+    with pytest.raises(ValidationError) as info:
+        bulkwriter.write(_crlf_rows(), tmp_path / "o", schema=_CRLF_SCHEMA, format="csv", max_rows_per_file=2)
+    assert [(e.field, e.row, e.code) for e in info.value.errors] == [
+        ("s", 3, "csv_crlf"),
+        ("s", 6, "csv_crlf"),
+    ]
+    assert not (tmp_path / "o").exists()
+    found = bulkwriter.validate(_crlf_rows(), schema=_CRLF_SCHEMA, format="csv")
+    assert [(e.field, e.row, e.code) for e in found] == [("s", 3, "csv_crlf"), ("s", 6, "csv_crlf")]
+    assert bulkwriter.validate(_crlf_rows(), schema=_CRLF_SCHEMA) == []  # valid for other formats
+
+
+def test_format_rule_violations_are_skipped_like_other_bad_rows(tmp_path: Path) -> None:
+    result = bulkwriter.write(
+        _crlf_rows(), tmp_path / "o", schema=_CRLF_SCHEMA, format="csv", max_rows_per_file=2, on_error="skip"
+    )
+    assert (result.rows_read, result.rows_written, result.rows_rejected) == (8, 6, 2)
+    written = [line.split(",")[0] for f in result.files for line in Path(f.path).read_text().splitlines()[1:]]
+    assert written == ["0", "1", "2", "4", "5", "7"]
+    rejects = [json.loads(line) for line in Path(result.rejects_path).read_text().splitlines()]
+    assert [(r["row"], r["field"], r["code"]) for r in rejects] == [
+        (3, "s", "csv_crlf"),
+        (6, "s", "csv_crlf"),
+    ]

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
+from bulkwriter.errors import FieldError
 from bulkwriter.schema.collection import CollectionSchema
 
 __all__ = ["EncodedPart", "Encoder", "FormatOptions"]
@@ -112,6 +113,25 @@ class Encoder(ABC):
     @abstractmethod
     def encode(self, table: pa.Table) -> EncodedPart:
         """Encode one validated chunk (canonical Arrow form) into file bytes."""
+
+    def check_rows(self, batch: pa.RecordBatch) -> list[FieldError]:
+        """Find valid values this format cannot carry faithfully (rows relative to ``batch``).
+
+        Run on every validated batch before it is buffered, so such rows are reported with
+        their input position and can be skipped like any other bad row. The base format
+        carries every valid value.
+
+        Parameters
+        ----------
+        batch : pyarrow.RecordBatch
+            A validated batch in the canonical form (``bulkwriter.schema.arrow``).
+
+        Returns
+        -------
+        list of FieldError
+            One per bad cell, sorted by row; empty when every row can be encoded.
+        """
+        return []
 
     def import_options(self) -> dict[str, str]:
         """Options the import request must carry for these files (e.g. CSV ``nullkey``)."""

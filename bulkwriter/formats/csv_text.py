@@ -167,6 +167,19 @@ class CsvEncoder(Encoder):
             )
         return errors
 
+    def check_rows(self, batch: pa.RecordBatch) -> list[FieldError]:
+        """Cells the server would misread: the null token in a field that accepts nulls
+        (code ``null_token_collision``), or CR LF inside VarChar (code ``csv_crlf``).
+
+        Source: target-formats.md §4 (Milvus CSV reader: ``nullkey``, LF line handling).
+        """
+        errors: list[FieldError] = []
+        for field in self.schema.input_fields:
+            if field.accepts_null or field.dtype is DataType.VARCHAR:
+                errors.extend(self._check_cells(field, self._cells(field, batch.column(field.name))))
+        errors.sort(key=lambda e: (e.row if e.row is not None else -1, e.field))
+        return errors
+
     def _quoted(self, cells: pa.Array, *, quote_empty: bool) -> pa.Array:
         """RFC 4180 minimal quoting, column-wise: quote cells holding sep, '"', CR or LF."""
         needs = pc.match_substring_regex(cells, self._special_re)

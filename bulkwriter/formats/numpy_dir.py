@@ -78,6 +78,22 @@ def _max_chars(arr: pa.Array) -> int:
     return max(1, int(longest or 0))
 
 
+def _trailing_nul_errors(name: str, arr: pa.Array) -> list[FieldError]:
+    if not len(arr) or not pc.any(pc.ends_with(arr, "\x00")).as_py():
+        return []
+    rows = np.flatnonzero(pc.fill_null(pc.ends_with(arr, "\x00"), False).to_numpy(zero_copy_only=False))
+    return [
+        FieldError(
+            "numpy_trailing_nul",
+            name,
+            int(row),
+            "text not ending in NUL (NumPy <U strings drop trailing NULs)",
+            "a value ending in '\\x00'",
+        )
+        for row in rows
+    ]
+
+
 def _npy_bytes(array: npt.NDArray[Any]) -> bytes:
     buffer = io.BytesIO()
     write_array(buffer, array, allow_pickle=False)
@@ -128,22 +144,24 @@ class NumpyEncoder(Encoder):
                 )
         check_version_support(self.schema, self.options)
 
+    def check_rows(self, batch: pa.RecordBatch) -> list[FieldError]:
+        """Text ending in NUL, which ``<U`` arrays cannot keep (code ``numpy_trailing_nul``).
+
+        Checked on VarChar, JSON and ``$meta`` columns (NumPy's fixed-width unicode strips
+        trailing NULs; numpy.org, "Data type objects", ``U`` type).
+        """
+        names = [f.name for f in self.schema.input_fields if f.dtype in _TEXT_TYPES]
+        if self.schema.enable_dynamic_field:
+            names.append(DYNAMIC_FIELD)
+        errors = [e for name in names for e in _trailing_nul_errors(name, to_array(batch.column(name)))]
+        errors.sort(key=lambda e: (e.row if e.row is not None else -1, e.field))
+        return errors
+
     def _text_array(self, name: str, arr: pa.Array) -> npt.NDArray[Any]:
         """A string column as ``<U{n}``; trailing NUL characters would be lost, so refuse them."""
-        if len(arr) and pc.any(pc.ends_with(arr, "\x00")).as_py():
-            rows = np.flatnonzero(pc.ends_with(arr, "\x00").to_numpy(zero_copy_only=False)).tolist()
-            raise ValidationError(
-                [
-                    FieldError(
-                        "numpy_trailing_nul",
-                        name,
-                        row,
-                        "text not ending in NUL (NumPy <U strings drop trailing NULs)",
-                        "a value ending in '\\x00'",
-                    )
-                    for row in rows
-                ]
-            )
+        errors = _trailing_nul_errors(name, arr)
+        if errors:
+            raise ValidationError(errors)
         dtype = np.dtype(f"<U{_max_chars(arr)}")
         return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=dtype).reshape(len(arr))
 

@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from bulkwriter.errors import SchemaError
 from bulkwriter.schema.types import DataType
 
@@ -217,6 +219,9 @@ class FieldSchema:
             )
         elif dtype in (DataType.FLOAT, DataType.DOUBLE):
             ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+            if ok and dtype is DataType.FLOAT:  # stored as float32: must not round to inf
+                with np.errstate(over="ignore"):
+                    ok = bool(np.isfinite(np.float32(value)))
         else:  # VarChar
             ok = isinstance(value, str) and len(value.encode("utf-8")) <= (self.max_length or 0)
         if not ok:

@@ -384,6 +384,7 @@ class StagedOutput:
         if self.location.is_local:  # write beside, then rename: never a half-written manifest
             staged = posixpath.join(self.staging, MANIFEST_NAME)
             self.fs.makedirs(self.staging, exist_ok=True)
+            self.fs.makedirs(self.root, exist_ok=True)  # an empty write has placed nothing yet
             self.fs.pipe_file(staged, body)
             self.fs.mv(staged, manifest_path)
         else:  # one PUT: visible only when complete

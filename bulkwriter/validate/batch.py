@@ -7,6 +7,8 @@ the dynamic field ``$meta`` when it is enabled and are an error otherwise.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import orjson
 import pyarrow as pa
@@ -34,10 +36,22 @@ class BatchValidator:
         The collection.
     check_duplicates : bool, default True
         Track primary keys across the whole write and report repeats (8 bytes per row).
+    row_checks : callable, optional
+        Called with the canonical batch when every other rule passed; returns further
+        errors (rows relative to the batch), e.g. an output format's
+        :meth:`~bulkwriter.formats.base.Encoder.check_rows`. Its errors fail the batch
+        like any other, before its primary keys are recorded.
     """
 
-    def __init__(self, schema: CollectionSchema, *, check_duplicates: bool = True) -> None:
+    def __init__(
+        self,
+        schema: CollectionSchema,
+        *,
+        check_duplicates: bool = True,
+        row_checks: Callable[[pa.RecordBatch], list[FieldError]] | None = None,
+    ) -> None:
         self.schema = schema
+        self._row_checks = row_checks
         self.arrow_schema = canonical_schema(schema)
         self._fields = schema.input_fields
         self._field_names = {f.name for f in self._fields}
@@ -89,9 +103,14 @@ class BatchValidator:
         errors.sort(key=lambda e: (-1 if e.row is None else e.row, e.field))
         if errors:
             return pa.RecordBatch.from_pylist([], schema=self.arrow_schema), errors
+        valid = pa.RecordBatch.from_arrays(columns, schema=self.arrow_schema)
+        if self._row_checks is not None:
+            errors = self._row_checks(valid)
+            if errors:
+                return pa.RecordBatch.from_pylist([], schema=self.arrow_schema), errors
         if keys is not None and self._pk_tracker is not None:
             self._pk_tracker.add(keys)
-        return pa.RecordBatch.from_arrays(columns, schema=self.arrow_schema), []
+        return valid, []
 
     def _field_set_errors(self, batch: pa.RecordBatch) -> list[FieldError]:
         errors = []

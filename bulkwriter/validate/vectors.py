@@ -395,6 +395,12 @@ def conform_sparse_vector(field: FieldSchema, arr: pa.Array) -> ColumnResult:
     return out, []
 
 
+def _as_float32(values: np.ndarray) -> np.ndarray:
+    """Cast to float32 (as Milvus stores sparse values); out-of-range values become inf, silently."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return values.astype(np.float32)
+
+
 def _sparse_element_errors(
     field: FieldSchema, arr: pa.Array, idx_flat: pa.Array, val_flat: pa.Array, parents: np.ndarray
 ) -> list[FieldError]:
@@ -427,6 +433,11 @@ def _sparse_element_errors(
             f"indices in [0, {_SPARSE_INDEX_LIMIT - 1}]",
         ),
         (~np.isfinite(vals), "not_finite", "finite values"),
+        (
+            np.isfinite(vals) & ~np.isfinite(_as_float32(vals)),
+            "float_out_of_range",
+            "values within the float32 range",
+        ),
         (np.nan_to_num(vals, nan=0.0) < 0, "negative_sparse_value", "values >= 0"),
     )
     for mask, code, expected in checks:
