@@ -20,6 +20,7 @@ __version__ = "0.1.0"
 
 from bulkwriter.api import inspect, validate, write
 from bulkwriter.formats.base import FormatOptions
+from bulkwriter.storage.retry import RetryPolicy
 from bulkwriter.writer import Writer
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "FormatOptions",
     "InputError",
     "MissingDependencyError",
+    "RetryPolicy",
     "SchemaError",
     "StorageError",
     "ValidationError",

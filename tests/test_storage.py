@@ -122,7 +122,12 @@ def test_import_paths_per_backend(store: Store) -> None:
     else:
         assert result.bucket == store.bucket
         assert entry == [f"a/out/part-00000/{n}.npy" for n in ("id", "title", "vec")]  # bucket-relative keys
-        assert result.import_uris[0][0] == [f"{store.scheme}://{store.bucket}/{k}" for k in entry]
+        if store.kind == "az":  # the blob endpoint form Zilliz objectUrls and Pinecone take
+            endpoint = store.options["connection_string"].split("BlobEndpoint=")[1].rstrip(";")
+            assert endpoint.startswith("http://127.0.0.1:")
+            assert result.import_uris[0][0] == [f"{endpoint}/{store.bucket}/{k}" for k in entry]
+        else:
+            assert result.import_uris[0][0] == [f"{store.scheme}://{store.bucket}/{k}" for k in entry]
         assert result.uri == f"{store.scheme}://{store.bucket}/a/out"
         assert result.files[0].uri == f"{store.scheme}://{store.bucket}/a/out/part-00000"
     inspected = bulkwriter.inspect(store.url("a", "out"), storage_options=store.options)
@@ -208,3 +213,19 @@ def test_rejects_file_lands_beside_the_output(store: Store) -> None:
     assert result.rejects_path == store.url("out") + ".rejects.jsonl"
     assert "out.rejects.jsonl" in store.listing("")
     assert not any("rejects" in p for p in visible(store, "out"))
+
+
+@pytest.mark.parametrize("scheme", ["az", "abfs"])
+def test_azure_import_uris_are_https_blob_urls_without_the_sas_token(scheme: str) -> None:
+    from bulkwriter.storage.location import resolve
+
+    sas = "sv=2024-01-01&sig=TOPSECRETSIG"
+    location = resolve(
+        f"{scheme}://container/imports/run1", storage_options={"account_name": "myacct", "sas_token": sas}
+    )
+    written = location.written_file("part-00000.parquet", ["part-00000.parquet"], rows=1, nbytes=1)
+    assert written.import_uris == (
+        "https://myacct.blob.core.windows.net/container/imports/run1/part-00000.parquet",
+    )
+    assert written.import_paths == ("imports/run1/part-00000.parquet",)  # Milvus: bucket-relative keys
+    assert "TOPSECRET" not in repr(written) + repr(location)

@@ -21,6 +21,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
@@ -61,6 +62,18 @@ _NOT_SECRET = frozenset({"anon", "google_default", "cache", "cloud", "browser", 
 _MIN_SECRET_LEN = 4
 _USERINFO_RE = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)[^/@\s]+@")
 _CONN_STR_PART_RE = re.compile(r"(?i)(AccountKey|SharedAccessSignature|SharedAccessKey)=([^;]+)")
+
+
+_AZURE_SCHEMES = frozenset({"az", "abfs", "abfss"})
+
+
+def _blob_endpoint(fs: fsspec.AbstractFileSystem) -> str | None:
+    """``scheme://host[/account]`` of an adlfs filesystem's blob service, without query."""
+    url = getattr(getattr(fs, "service_client", None), "url", None)
+    if not isinstance(url, str) or "://" not in url:
+        return None
+    parts = urlsplit(url)
+    return redact_url(f"{parts.scheme}://{parts.netloc}{parts.path}".rstrip("/"))
 
 
 def redact_url(url: str) -> str:
@@ -163,6 +176,21 @@ class Location:
             return path
         return redact_url(f"{self.scheme}://{path.lstrip('/')}")
 
+    def import_uri_of(self, path: str) -> str:
+        """The URL an import service reads ``path`` from (Pinecone ``uri``, Zilliz ``objectUrls``).
+
+        Azure Blob storage is named by its HTTPS blob endpoint,
+        ``https://<account>.blob.core.windows.net/<container>/<key>`` (the form the Zilliz
+        Cloud import API and Pinecone's ``start_import`` document; target-formats.md §5, §8),
+        taken from the filesystem's service endpoint without its query (no SAS token).
+        Every other store uses :meth:`uri_of` (``s3://bucket/key``, ``gs://bucket/key``).
+        """
+        if self.scheme in _AZURE_SCHEMES:
+            endpoint = _blob_endpoint(self.fs)
+            if endpoint is not None:
+                return f"{endpoint}/{path.lstrip('/')}"
+        return self.uri_of(path)
+
     def key_of(self, path: str) -> str:
         """Bucket-relative key of ``path``: the form Milvus ``bulk_import`` ``files`` take.
 
@@ -194,7 +222,7 @@ class Location:
             bytes=nbytes,
             import_paths=tuple(self.key_of(p) for p in paths),
             uri=self.uri_of(final),
-            import_uris=tuple(self.uri_of(p) for p in paths),
+            import_uris=tuple(self.import_uri_of(p) for p in paths),
         )
 
     def __repr__(self) -> str:
