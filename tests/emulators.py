@@ -150,6 +150,27 @@ def _module_available(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
+#: Azurite release the tests run against (storage-emulators.md §1), installed from npm into
+#: ``.ci/node`` on first use when it is not on the machine.
+AZURITE_VERSION = "3.35.0"
+_AZURITE_PREFIX = REPO / ".ci" / "node"
+
+
+def _install_azurite() -> str | None:
+    """``npm install azurite@AZURITE_VERSION`` into ``.ci/node``; the binary, or None without npm."""
+    npm = shutil.which("npm")
+    if npm is None:
+        return None
+    cmd = [npm, "install", "--prefix", str(_AZURITE_PREFIX), "--save-exact", "--no-audit", "--no-fund"]
+    done = subprocess.run(
+        [*cmd, f"azurite@{AZURITE_VERSION}"], capture_output=True, text=True, timeout=600, check=False
+    )
+    if done.returncode != 0:
+        unavailable(f"npm install azurite@{AZURITE_VERSION} failed: {done.stderr.strip()[-500:]}")
+    local = _AZURITE_PREFIX / "node_modules" / ".bin" / "azurite-blob"
+    return str(local) if local.exists() else None
+
+
 def _azurite_command() -> str | None:
     env = os.environ.get("AZURITE_BLOB")
     if env and Path(env).exists():
@@ -157,8 +178,8 @@ def _azurite_command() -> str | None:
     found = shutil.which("azurite-blob")
     if found:
         return found
-    local = REPO / ".ci" / "node" / "node_modules" / ".bin" / "azurite-blob"
-    return str(local) if local.exists() else None
+    local = _AZURITE_PREFIX / "node_modules" / ".bin" / "azurite-blob"
+    return str(local) if local.exists() else _install_azurite()
 
 
 #: Servers running in this process: a fixture registered twice (conftest and a test module)
@@ -234,7 +255,9 @@ def azurite_fixture(request: pytest.FixtureRequest) -> Iterator[Emulator]:
     """Azurite's blob service, in memory, on 127.0.0.1 (shared-key auth with the dev account)."""
     exe = _azurite_command()
     if exe is None or not _module_available("adlfs"):
-        unavailable("azurite-blob (AZURITE_BLOB, PATH or .ci/node) or adlfs is not installed")
+        unavailable(
+            "azurite-blob (AZURITE_BLOB, PATH, .ci/node or npm to install it) or adlfs is not installed"
+        )
     assert exe is not None
 
     def factory(workdir: Path) -> Emulator:
