@@ -53,9 +53,10 @@ def read_rows(store: Store, fmt: str, result: bulkwriter.WriteResult) -> list[di
     for f in result.files:
         if fmt == "numpy":
             cols = {}
-            for uri in f.import_uris:
-                name = uri.rsplit("/", 1)[1][: -len(".npy")]
-                cols[name] = np.load(io.BytesIO(store.fs.cat_file(_fs_path(store, uri))))
+            for key in f.import_paths:  # bucket-relative keys (local: absolute paths)
+                name = key.rsplit("/", 1)[1][: -len(".npy")]
+                path = key if store.kind == "local" else f"{store.bucket}/{key}"
+                cols[name] = np.load(io.BytesIO(store.fs.cat_file(path)), allow_pickle=False)
             rows.extend(
                 {"id": int(cols["id"][i]), "title": str(cols["title"][i]), "vec": cols["vec"][i].tolist()}
                 for i in range(len(cols["id"]))
