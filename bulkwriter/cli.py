@@ -11,6 +11,7 @@ Commands::
                        [--max-rows-per-file N] [--max-bytes-per-file SIZE] [--milvus-version V]
                        [--input-format FORMAT] [--no-progress]
     bulkwriter validate INPUT... --schema SCHEMA.json [--max-errors N] [--input-format FORMAT]
+                        [--format FORMAT [--milvus-version V]]
     bulkwriter inspect PATH [--json]
     bulkwriter demo [--out DIR]
 
@@ -215,6 +216,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_inputs(validate)
     validate.add_argument("--max-errors", type=_positive_int, metavar="N", help="stop after N invalid values")
+    validate.add_argument(
+        "--format",
+        choices=_FORMATS,
+        help="also report values this output format cannot carry (csv: CR LF in VarChar, the null token; "
+        "numpy: text ending in NUL), as convert would",
+    )
+    validate.add_argument(
+        "--milvus-version", type=_milvus_version, metavar="V", help="with --format: as for convert"
+    )
     validate.set_defaults(run=_cmd_validate)
 
     inspect = commands.add_parser(
@@ -357,7 +367,13 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     stream = _FileOffsets(
         find_input_files(args.inputs, input_format=args.input_format), schema, args.input_format
     )
-    errors = api.validate(stream, schema=schema, max_errors=args.max_errors)
+    errors = api.validate(
+        stream,
+        schema=schema,
+        format=args.format,
+        milvus_version=args.milvus_version,
+        max_errors=args.max_errors,
+    )
     for error in errors:
         print(stream.locate(error))
     n = len(errors)

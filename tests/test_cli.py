@@ -280,6 +280,23 @@ def test_validate_rows_per_file_and_max_errors(
     assert lines[1] == "1 invalid value (stopped at --max-errors 1)"
 
 
+def test_validate_with_an_output_format(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, schema_file: Path
+) -> None:
+    path = tmp_path / "crlf.jsonl"
+    rows = [
+        {"id": 1, "name": "a\r\nb", "score": 1.0, "vec": [1, 2]},
+        {"id": 2, "name": "ok", "score": 1.0, "vec": [1, 2]},
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert main(["validate", str(path), "--schema", str(schema_file)]) == 0  # fine for Parquet
+    capsys.readouterr()
+    assert main(["validate", str(path), "--schema", str(schema_file), "--format", "csv"]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("row 0, field 'name': expected text without CR LF")
+    assert lines[-1] == "1 invalid value in 2 rows"
+
+
 # -- inspect --------------------------------------------------------------------------------
 
 
