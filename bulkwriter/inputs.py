@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from itertools import repeat
 from typing import Any
 
@@ -275,7 +276,47 @@ def _dump_json(
 
     NaN and infinities are refused (orjson would silently write ``null``), as are values orjson
     cannot serialise; each gives a FieldError at its row.
+
+    Fast path (no Python bytecode per cell): when every cell is present and is a container or
+    number (no None, and no strings when ``keep_strings``), the cells are dumped with
+    ``map(orjson.dumps, ...)`` into one binary column; only cells whose text holds ``null``
+    (where a NaN would show) are checked further. Anything unusual takes the cell-by-cell path.
     """
+    if present is None or all(present):
+        fast = _dump_json_fast(values, keep_strings=keep_strings)
+        if fast is not None:
+            return fast, []
+    return _dump_json_slow(name, values, keep_strings=keep_strings, present=present)
+
+
+_FAST_JSON_TYPES = frozenset({dict, list, int, float, bool})
+
+
+def _dump_json_fast(values: list[Any], *, keep_strings: bool) -> pa.Array | None:
+    """JSON text of every cell, or None when a cell needs the careful path."""
+    types = set(map(type, values))
+    allowed = _FAST_JSON_TYPES if keep_strings else _FAST_JSON_TYPES | {str}
+    if not types <= allowed:
+        return None
+    try:
+        dumped = list(map(_DUMPS, values))
+    except (TypeError, orjson.JSONEncodeError):
+        return None
+    if float in types or dict in types or list in types:
+        suspects = np.flatnonzero(np.fromiter(map(_HAS_NULL, dumped, repeat(b"null")), bool, len(dumped)))
+        if any(_has_non_finite(values[int(i)]) for i in suspects):
+            return None
+    return pa.array(dumped, pa.binary()).cast(pa.string())
+
+
+_DUMPS = partial(orjson.dumps, option=orjson.OPT_SERIALIZE_NUMPY)
+_HAS_NULL = bytes.__contains__
+
+
+def _dump_json_slow(
+    name: str, values: list[Any], *, keep_strings: bool, present: list[bool] | None
+) -> tuple[pa.Array, list[FieldError]]:
+    """Cell by cell, with an error record per bad cell (see :func:`_dump_json`)."""
     texts: list[str | None] = []
     errors: list[FieldError] = []
     for row, value in enumerate(values):

@@ -14,13 +14,17 @@ prints the shortest text that reads back to the same ``float32`` (``0.1``, not
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
+from functools import partial
+from itertools import repeat
 from typing import Any, Final, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from bulkwriter.errors import FieldError, ValidationError, short_repr
 from bulkwriter.schema.collection import DYNAMIC_FIELD, CollectionSchema
@@ -34,6 +38,7 @@ __all__ = [
     "column_json_values",
     "dumps_json_document",
     "dumps_jsonl",
+    "json_text_array",
     "json_texts",
     "null_mask",
     "sparse_dicts",
@@ -196,6 +201,21 @@ def _json_field_value(text: str) -> orjson.Fragment | str:
     return text
 
 
+def _fragments(arr: pa.Array) -> list[Any] | None:
+    """JSON object texts as ``orjson.Fragment`` values, line breaks turned into spaces.
+
+    Column-wise: the replacement runs in Arrow and the fragments are made by ``map``; None
+    when a cell is null or not an object (the caller then goes cell by cell).
+    """
+    if arr.null_count:
+        return None
+    if len(arr) and not pc.all(pc.starts_with(pc.utf8_ltrim_whitespace(arr), "{")).as_py():
+        return None
+    if len(arr) and pc.any(pc.match_substring_regex(arr, "[\r\n]")).as_py():
+        arr = pc.replace_substring_regex(arr, "[\r\n]", " ")
+    return list(map(orjson.Fragment, arr.to_pylist()))
+
+
 def column_json_values(field: FieldSchema | None, column: pa.ChunkedArray | pa.Array) -> list[Any]:
     """Convert one canonical column to row-JSON values, one per row (nulls -> None).
 
@@ -221,6 +241,9 @@ def column_json_values(field: FieldSchema | None, column: pa.ChunkedArray | pa.A
     """
     arr = to_array(column)
     if field is None:  # $meta: a JSON object text per row
+        fragments = _fragments(arr)
+        if fragments is not None:
+            return fragments
         texts: list[str | None] = arr.to_numpy(zero_copy_only=False).tolist()
         return [orjson.Fragment(t.translate(_JSON_WS)) if t is not None else None for t in texts]
     dtype = field.dtype
@@ -234,6 +257,9 @@ def column_json_values(field: FieldSchema | None, column: pa.ChunkedArray | pa.A
         strings: list[Any] = arr.to_numpy(zero_copy_only=False).tolist()
         return strings
     if dtype is DataType.JSON:
+        fragments = _fragments(arr)
+        if fragments is not None:
+            return fragments
         raw: list[str | None] = arr.to_numpy(zero_copy_only=False).tolist()
         return [_json_field_value(t) if t is not None else None for t in raw]
     if dtype is DataType.ARRAY:
@@ -252,6 +278,21 @@ def json_texts(values: Sequence[Any]) -> list[str | None]:
     """
     dumps = orjson.dumps
     return [dumps(v, option=ORJSON_OPTIONS).decode() if v is not None else None for v in values]
+
+
+def json_text_array(values: Sequence[Any], type: pa.DataType | None = None) -> pa.Array:
+    """The texts of :func:`json_texts` as one Arrow string column, without Python ``str`` cells.
+
+    Each value is dumped by ``map(orjson.dumps, ...)`` into a binary column (no decoding per
+    cell); None values become null.
+    """
+    dumped = list(map(_DUMPS, values))
+    nulls = np.fromiter(map(operator.is_, values, repeat(None)), dtype=bool, count=len(values))
+    binary = pa.array(dumped, pa.binary(), mask=nulls if nulls.any() else None)
+    return binary.cast(type or pa.string())
+
+
+_DUMPS = partial(orjson.dumps, option=ORJSON_OPTIONS)
 
 
 def _spread_meta(rows: list[dict[str, Any]], metas: list[str | None], field_names: set[str]) -> None:

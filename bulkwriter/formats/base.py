@@ -16,7 +16,10 @@ import pyarrow as pa
 from bulkwriter.errors import FieldError
 from bulkwriter.schema.collection import CollectionSchema
 
-__all__ = ["EncodedPart", "Encoder", "FormatOptions"]
+__all__ = ["ESTIMATE_SAMPLE_ROWS", "EncodedPart", "Encoder", "FormatOptions"]
+
+#: Rows encoded to estimate bytes per row (see :meth:`Encoder.estimate_bytes_per_row`).
+ESTIMATE_SAMPLE_ROWS = 256
 
 
 @dataclass(frozen=True)
@@ -138,5 +141,20 @@ class Encoder(ABC):
         return {}
 
     def estimate_bytes_per_row(self, table: pa.Table) -> float:
-        """A first guess of encoded bytes per row, before any chunk was encoded."""
-        return max(1.0, float(table.nbytes) / max(1, int(table.num_rows)))
+        """A first guess of encoded bytes per row, before any chunk was encoded.
+
+        Encodes a sample of the first rows (at most :data:`ESTIMATE_SAMPLE_ROWS`) and adds
+        5%: text formats write several times the Arrow size of a float vector, so the Arrow
+        size alone would make the first file overshoot the byte cap and be encoded twice.
+        Falls back to the Arrow size per row when the sample cannot be encoded.
+        """
+        rows = int(table.num_rows)
+        arrow = max(1.0, float(table.nbytes) / max(1, rows))
+        if rows == 0:
+            return arrow
+        sample = table.slice(0, min(rows, ESTIMATE_SAMPLE_ROWS))
+        try:
+            part = self.encode(sample)
+        except Exception:  # noqa: BLE001 - only an estimate; encode() reports errors later
+            return arrow
+        return max(1.0, part.nbytes / int(sample.num_rows) * 1.05)

@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from bulkwriter.errors import FieldError, FormatError, ValidationError, short_repr
-from bulkwriter.formats._rows import column_json_values, json_texts, to_array
+from bulkwriter.formats._rows import column_json_values, json_text_array, to_array
 from bulkwriter.formats.base import EncodedPart, Encoder
 from bulkwriter.formats.versions import check_format_version, check_version_support
 from bulkwriter.schema.collection import DYNAMIC_FIELD
@@ -134,7 +134,7 @@ class CsvEncoder(Encoder):
         elif dtype is None or dtype in _TEXT_CELLS:
             texts = arr
         else:  # Array, vectors, sparse: JSON text
-            texts = pa.array(json_texts(column_json_values(field, arr)), pa.large_string())
+            texts = json_text_array(column_json_values(field, arr), pa.large_string())
         return texts.cast(pa.large_string())
 
     def _check_cells(self, field: FieldSchema, cells: pa.Array) -> list[FieldError]:
@@ -180,16 +180,25 @@ class CsvEncoder(Encoder):
         errors.sort(key=lambda e: (e.row if e.row is not None else -1, e.field))
         return errors
 
-    def _quoted(self, cells: pa.Array, *, quote_empty: bool) -> pa.Array:
-        """RFC 4180 minimal quoting, column-wise: quote cells holding sep, '"', CR or LF."""
-        needs = pc.match_substring_regex(cells, self._special_re)
+    def _quoted(self, cells: pa.Array, *, quote_empty: bool, numeric_json: bool = False) -> pa.Array:
+        """RFC 4180 minimal quoting, column-wise: quote cells holding sep, '"', CR or LF.
+
+        ``numeric_json``: the cells are JSON lists of numbers (vectors, numeric arrays), which
+        hold no '"', CR or LF, so only the separator is looked for and nothing is doubled.
+        """
+        if numeric_json:
+            needs = pc.match_substring(cells, self.options.csv_separator)
+        else:
+            needs = pc.match_substring_regex(cells, self._special_re)
         if quote_empty:  # a lone empty field would be an empty line, which readers skip
             needs = pc.or_(needs, pc.equal(pc.binary_length(cells), 0))
         if not pc.any(needs).as_py():
             return cells
         quote = pa.scalar('"', pa.large_string())
-        doubled = pc.replace_substring(cells, '"', '""')
+        doubled = cells if numeric_json else pc.replace_substring(cells, '"', '""')
         wrapped = pc.binary_join_element_wise(quote, doubled, quote, pa.scalar("", pa.large_string()))
+        if numeric_json and pc.all(needs).as_py():
+            return wrapped
         return pc.if_else(needs, wrapped, cells)
 
     @property
@@ -242,13 +251,27 @@ class CsvEncoder(Encoder):
         if table.num_rows:
             token = pa.scalar(self.null_token, pa.large_string())
             single = len(columns) == 1
-            quoted = [self._quoted(pc.fill_null(c, token), quote_empty=single) for c in columns]
+            numeric = [f is not None and _is_numeric_json(f) for f in self.schema.input_fields]
+            numeric += [False] * (len(columns) - len(numeric))
+            quoted = [
+                self._quoted(
+                    pc.fill_null(c, token), quote_empty=single, numeric_json=num and not c.null_count
+                )
+                for c, num in zip(columns, numeric, strict=True)
+            ]
             sep = pa.scalar(self.options.csv_separator, pa.large_string())
             end = pa.scalar(CSV_LINE_TERMINATOR, pa.large_string())
             rows = pc.binary_join_element_wise(*quoted, sep) if not single else quoted[0]
             lines = pc.binary_join_element_wise(rows, end, pa.scalar("", pa.large_string()))
             data += _string_data(lines)
         return EncodedPart(files=(("", data),), rows=table.num_rows)
+
+
+def _is_numeric_json(field: FieldSchema) -> bool:
+    """True when a field's CSV cells are JSON lists of numbers (dense vectors, numeric arrays)."""
+    if field.dtype.is_dense_vector:
+        return True
+    return field.dtype is DataType.ARRAY and field.element_type not in (DataType.VARCHAR, DataType.BOOL, None)
 
 
 def _true_rows(mask: pa.Array) -> list[int]:

@@ -8,10 +8,12 @@ the dynamic field ``$meta`` when it is enabled and are an error otherwise.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from bulkwriter.errors import FieldError, short_repr
 from bulkwriter.schema.arrow import canonical_schema
@@ -19,7 +21,7 @@ from bulkwriter.schema.collection import DYNAMIC_FIELD, CollectionSchema
 from bulkwriter.validate._util import error_rows
 from bulkwriter.validate.columns import conform_column
 from bulkwriter.validate.primary_key import PrimaryKeyTracker
-from bulkwriter.validate.scalars import check_json_texts
+from bulkwriter.validate.scalars import check_json_texts, json_size_errors
 
 __all__ = ["JSON_TEXT_METADATA", "BatchValidator"]
 
@@ -166,6 +168,17 @@ class BatchValidator:
         has_meta = DYNAMIC_FIELD in batch.schema.names
         if not extras and not has_meta:
             return pa.array(np.full(n, "{}", dtype=object), pa.string()), []
+        if not has_meta and len(set(extras)) == len(extras):
+            meta = _meta_from_columns(batch, extras)
+            if meta is not None:
+                return meta, json_size_errors(DYNAMIC_FIELD, meta)
+        return self._merge_meta_rows(batch, extras, has_meta)
+
+    def _merge_meta_rows(
+        self, batch: pa.RecordBatch, extras: list[str], has_meta: bool
+    ) -> tuple[pa.Array, list[FieldError]]:
+        """``$meta`` row by row: input ``$meta`` objects merged with the unknown keys, clashes reported."""
+        n = batch.num_rows
         errors: list[FieldError] = []
         objects: list[dict[str, object]] = [{} for _ in range(n)]
         if has_meta:
@@ -213,6 +226,55 @@ class BatchValidator:
         meta = pa.array(texts, pa.string())
         errors.extend(check_json_texts(DYNAMIC_FIELD, meta))
         return meta, errors
+
+
+_EMPTY = pa.scalar("", pa.string())
+_DUMPS = partial(orjson.dumps, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+def _json_column(field: pa.Field, column: pa.Array) -> pa.Array | None:
+    """The JSON text of each cell of an unknown-key column (null where absent), or None.
+
+    Integers and bools are formatted by Arrow (the same text orjson writes); JSON-text columns
+    from row dicts are taken as they are; other types are dumped by orjson cell by cell in C
+    (``map``). None when a value cannot be dumped (the caller then takes the careful path).
+    """
+    if field.metadata and field.metadata.get(b"bulkwriter.json_text"):
+        return column.cast(pa.string())
+    if pa.types.is_integer(column.type):
+        return column.cast(pa.string())
+    if pa.types.is_boolean(column.type):
+        return pc.if_else(column, "true", "false")
+    try:
+        dumped = pa.array(list(map(_DUMPS, column.to_pylist())), pa.binary()).cast(pa.string())
+    except (TypeError, orjson.JSONEncodeError, pa.ArrowInvalid):
+        return None
+    if column.null_count:
+        dumped = pc.if_else(column.is_valid(), dumped, pa.scalar(None, pa.string()))
+    return dumped
+
+
+def _meta_from_columns(batch: pa.RecordBatch, extras: list[str]) -> pa.Array | None:
+    """``$meta`` objects built column-wise from unknown-key columns (no input ``$meta``).
+
+    Each key becomes the piece ``,"key":<value text>`` (empty where the row lacks the key);
+    the pieces are joined per row and wrapped in braces, all with Arrow compute: the same
+    text orjson writes for the dict of those keys, in column order.
+    """
+    pieces = []
+    for name in extras:
+        texts = _json_column(batch.schema.field(name), batch.column(name))
+        if texts is None:
+            return None
+        prefix = pa.scalar("," + orjson.dumps(name).decode() + ":", pa.string())
+        piece = pc.binary_join_element_wise(prefix, texts, _EMPTY)
+        pieces.append(pc.fill_null(piece, _EMPTY) if piece.null_count else piece)
+    joined = pc.binary_join_element_wise(*pieces, _EMPTY)
+    inner = pc.utf8_slice_codeunits(joined, 1)
+    meta: pa.Array = pc.binary_join_element_wise(
+        pa.scalar("{", pa.string()), inner, pa.scalar("}", pa.string()), _EMPTY
+    )
+    return meta
 
 
 def _meta_values(column: pa.Array) -> list[object]:

@@ -1,0 +1,94 @@
+"""Column-wise fast paths give exactly what the cell-by-cell paths gave (values and errors)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+import bulkwriter
+from bulkwriter import CollectionSchema, DataType, FieldSchema, ValidationError
+from bulkwriter.inputs import rows_to_batch
+from bulkwriter.validate.batch import BatchValidator
+
+SCHEMA = CollectionSchema(
+    [
+        FieldSchema("id", DataType.INT64, is_primary=True),
+        FieldSchema("attrs", DataType.JSON),
+        FieldSchema("vec", DataType.FLOAT_VECTOR, dim=2),
+    ],
+    enable_dynamic_field=True,
+)
+
+
+def meta_of(rows: list[dict[str, object]]) -> list[str]:
+    valid, errors = BatchValidator(SCHEMA).validate(rows_to_batch(rows, SCHEMA))
+    assert errors == []
+    return list(valid.column("$meta").to_pylist())
+
+
+def test_meta_built_column_wise_matches_orjson_of_the_dict() -> None:
+    extra = {"s": 'q"uo\nte é', "n": 12, "f": 0.1, "b": True, "l": [1, {"x": None}], "d": {"k": "v"}}
+    rows = [{"id": i, "attrs": {"a": i}, "vec": [0.0, 1.0], **extra} for i in range(3)]
+    expected = orjson.dumps({k: extra[k] for k in sorted(extra)}).decode()
+    assert meta_of(rows) == [expected] * 3
+
+
+def test_meta_with_keys_missing_in_some_rows() -> None:
+    rows = [
+        {"id": 0, "attrs": {}, "vec": [0.0, 1.0], "a": 1},
+        {"id": 1, "attrs": {}, "vec": [0.0, 1.0], "b": "x"},
+    ]
+    assert meta_of(rows) == ['{"a":1}', '{"b":"x"}']
+
+
+def test_meta_from_columns_of_arrow_types(tmp_path: Path) -> None:
+    table = pa.table(
+        {
+            "id": pa.array([1, 2], pa.int64()),
+            "attrs": ['{"a": 1}', "[1, 2]"],
+            "vec": pa.array([[0.0, 1.0], [1.0, 0.0]], pa.list_(pa.float32(), 2)),
+            "flag": [True, None],
+            "n": pa.array([-5, 7], pa.int32()),
+            "s": ["x", None],
+        }
+    )
+    out = bulkwriter.write(table, tmp_path / "o", schema=SCHEMA)
+    meta = pq.read_table(out.files[0].path).column("$meta").to_pylist()
+    assert meta == ['{"flag":true,"n":-5,"s":"x"}', '{"n":7}']
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_non_finite_json_values_are_still_refused(bad: float) -> None:
+    rows = [{"id": 0, "attrs": {"a": [1.0, {"b": bad}]}, "vec": [0.0, 1.0]}]
+    with pytest.raises(ValidationError, match="not_finite"):
+        rows_to_batch(rows, SCHEMA)
+    rows = [{"id": 0, "attrs": {}, "vec": [0.0, 1.0], "extra": bad}]
+    with pytest.raises(ValidationError, match="not_finite"):
+        rows_to_batch(rows, SCHEMA)
+
+
+def test_json_null_values_are_kept() -> None:
+    rows = [{"id": 0, "attrs": {"a": None}, "vec": [0.0, 1.0], "extra": [None]}]
+    batch = rows_to_batch(rows, SCHEMA)
+    assert batch.column("attrs").to_pylist() == ['{"a":null}']
+    assert meta_of(rows) == ['{"extra":[null]}']
+
+
+def test_json_output_of_objects_with_line_breaks(tmp_path: Path) -> None:
+    table = pa.table(
+        {
+            "id": pa.array([1, 2], pa.int64()),
+            "attrs": ['{"a":\r\n1}', "[1,\n2]"],
+            "vec": pa.array([[0.0, 1.0], [1.0, 0.0]], pa.list_(pa.float32(), 2)),
+        }
+    )
+    out = bulkwriter.write(table, tmp_path / "o", schema=SCHEMA, format="jsonl")
+    lines = Path(out.files[0].path).read_bytes().splitlines()
+    assert len(lines) == 2
+    assert orjson.loads(lines[0])["attrs"] == {"a": 1}
+    assert orjson.loads(lines[1])["attrs"] == "[1,\n2]"
