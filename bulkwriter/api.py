@@ -18,7 +18,7 @@ from bulkwriter.storage.location import resolve
 from bulkwriter.storage.retry import RetryPolicy
 from bulkwriter.storage.staging import MANIFEST_NAME, Mode, read_manifest
 from bulkwriter.validate.batch import BatchValidator
-from bulkwriter.writer import Format, OnError, Writer, parse_version
+from bulkwriter.writer import DEFAULT_WORKERS, Format, OnError, Writer, parse_version
 
 __all__ = ["inspect", "validate", "write"]
 
@@ -41,6 +41,7 @@ def write(
     check_duplicates: bool = True,
     on_error: OnError = "raise",
     max_errors: int | None = None,
+    workers: int = DEFAULT_WORKERS,
 ) -> WriteResult:
     """Validate ``data`` against ``schema`` and write import-ready files to ``path``.
 
@@ -57,7 +58,7 @@ def write(
     path : str or os.PathLike
         Destination folder (local path or fsspec URL).
     schema, format, mode, max_rows_per_file, max_bytes_per_file, milvus_version, format_options,
-    storage_options, filesystem, retry, progress, check_duplicates, on_error, max_errors
+    storage_options, filesystem, retry, progress, check_duplicates, on_error, max_errors, workers
         As for :class:`~bulkwriter.Writer`. With ``on_error="skip"`` invalid rows are left out
         and reported in ``result.rows_rejected`` and the rejects file ``result.rejects_path``.
 
@@ -97,6 +98,7 @@ def write(
         check_duplicates=check_duplicates,
         on_error=on_error,
         max_errors=max_errors,
+        workers=workers,
     )
     try:
         writer.write(data)

@@ -12,8 +12,10 @@ from __future__ import annotations
 import contextlib
 import posixpath
 from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import fsspec
 import numpy as np
@@ -39,7 +41,10 @@ from bulkwriter.storage.retry import RetryPolicy
 from bulkwriter.storage.staging import MANIFEST_NAME, Mode, StagedOutput
 from bulkwriter.validate.batch import BatchValidator
 
-__all__ = ["Format", "OnError", "Writer"]
+__all__ = ["DEFAULT_WORKERS", "Format", "OnError", "Writer"]
+
+#: Threads a write uses by default: the caller's, and one that encodes and stages files.
+DEFAULT_WORKERS = 2
 
 Format = Literal["parquet", "json", "jsonl", "numpy", "csv"]
 OnError = Literal["raise", "skip"]
@@ -114,6 +119,13 @@ class Writer:
     max_errors : int, optional
         With ``on_error="skip"``: once more than this many rows are rejected, ValidationError
         is raised (holding every error so far) and nothing is committed. None: no limit.
+    workers : int, default 2
+        Threads doing the work. 1: everything happens in the calling thread. 2 or more: one
+        background thread encodes and stages each file while the calling thread converts and
+        validates the next rows (Arrow, NumPy and file I/O release the GIL). At most one
+        file is in flight, so memory stays about three files' worth. Files, names and bytes
+        are the same for every value. An error of the background work (e.g. storage) is
+        raised by the next ``write``, ``append_row``, ``flush`` or ``commit``.
 
     Raises
     ------
@@ -161,6 +173,7 @@ class Writer:
         check_duplicates: bool = True,
         on_error: OnError = "raise",
         max_errors: int | None = None,
+        workers: int = DEFAULT_WORKERS,
     ) -> None:
         for name, value in (
             ("max_rows_per_file", max_rows_per_file),
@@ -168,6 +181,8 @@ class Writer:
         ):
             if value is not None and (not isinstance(value, int) or value < 1):
                 raise ValueError(f"{name} must be a positive integer or None, got {value!r}")
+        if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+            raise ValueError(f"workers must be a positive integer, got {workers!r}")
         if on_error not in ("raise", "skip"):
             raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
         if max_errors is not None and (not isinstance(max_errors, int) or max_errors < 0):
@@ -199,6 +214,11 @@ class Writer:
         self._rows_in = 0
         self._row_buffer: list[Mapping[str, Any]] = []
         self._pending: list[pa.RecordBatch] = []
+        self._executor = (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="bulkwriter-encode") if workers > 1 else None
+        )
+        self._failed: BaseException | None = None
+        self._inflight: Future[tuple[str, _PartInfo, pa.Table]] | None = None
         self._pending_rows = 0
         self._files: list[WrittenFile] = []
         self._entries: list[dict[str, Any]] = []  # manifest entries, paths relative to the root
@@ -343,36 +363,102 @@ class Writer:
 
     # -- cutting files ----------------------------------------------------------------
     def _emit(self, *, final: bool) -> None:
-        while self._pending_rows:
+        """Cut full chunks off the pending rows and encode + stage them.
+
+        With ``workers >= 2`` a chunk is encoded and staged on the background thread while
+        this thread goes on validating; at most one chunk is in flight, and the next one is
+        cut only once it is back (its leftover rows, when the byte cap cut it short, come
+        first). So chunk boundaries, file names and bytes do not depend on ``workers``.
+        """
+        while True:
+            if self._inflight is not None:
+                target = self._policy.target_rows()
+                full = target is not None and self._pending_rows >= target
+                if not (final or full or self._inflight.done()):
+                    return  # keep validating while the chunk in flight is encoded
+                self._finish_inflight()
+            if not self._pending_rows:
+                return
             target = self._policy.target_rows()
             if target is None:
                 target = self._pending_rows
             if self._pending_rows < target and not final:
                 return
-            table = pa.Table.from_batches(self._pending)
-            chunk = table.slice(0, min(target, table.num_rows)).combine_chunks()
-            first_row = self._rows_written()
-            part, rest = encode_within_cap(self._encoder, chunk, self._policy, first_row)
-            self._stage(part)
-            remaining = (
-                pa.concat_tables([rest, table.slice(chunk.num_rows)])
-                if rest.num_rows
-                else table.slice(chunk.num_rows)
-            )
-            self._pending = remaining.to_batches()
-            self._pending_rows = remaining.num_rows
+            chunk = self._cut(target)
+            name = f"part-{self._part_index:05d}{self._encoder.suffix}"
+            self._part_index += 1
+            job = partial(self._encode_and_stage, chunk, name, self._rows_written())
+            if self._executor is None:
+                try:
+                    done = job()
+                except BaseException as exc:
+                    self._failed = exc
+                    raise
+                self._record(done)
+            else:
+                self._inflight = self._executor.submit(job)
 
-    def _rows_written(self) -> int:
-        return sum(f.rows for f in self._files)
+    def _cut(self, rows: int) -> pa.Table:
+        """Take the first ``rows`` pending rows as one contiguous chunk.
 
-    def _stage(self, part: Any) -> None:
-        name = f"part-{self._part_index:05d}{self._encoder.suffix}"
-        self._part_index += 1
+        The chunk is a copy; pending batches wholly inside it are released at once, so the
+        pending rows and the chunk never both hold the same data for long.
+        """
+        table = pa.Table.from_batches(self._pending, schema=self._pending[0].schema)
+        self._pending = []
+        rows = min(rows, table.num_rows)
+        chunk = table.slice(0, rows).combine_chunks()
+        rest = table.slice(rows)
+        del table
+        self._pending = rest.to_batches()
+        self._pending_rows = rest.num_rows
+        return chunk
+
+    def _encode_and_stage(
+        self, chunk: pa.Table, name: str, first_row: int
+    ) -> tuple[str, _PartInfo, pa.Table]:
+        """Encode ``chunk`` within the caps and stage it as ``name`` (runs on the worker)."""
+        part, rest = encode_within_cap(self._encoder, chunk, self._policy, first_row)
+        del chunk
         self._output.stage(name, part.files)
-        inner = [i for i, _ in part.files] if self._encoder.is_directory else []
+        return name, _PartInfo(tuple(n for n, _ in part.files), part.rows, part.nbytes), rest
+
+    def _finish_inflight(self) -> None:
+        """Wait for the chunk in flight; record it (errors from the worker are raised here)."""
+        future, self._inflight = self._inflight, None
+        assert future is not None
+        try:
+            done = future.result()
+        except BaseException as exc:
+            self._failed = exc
+            raise
+        self._record(done)
+
+    def _record(self, done: tuple[str, _PartInfo, pa.Table]) -> None:
+        """Record a staged part; its leftover rows go back to the head of the pending rows."""
+        name, part, rest = done
+        if rest.num_rows:
+            self._pending = rest.to_batches() + self._pending
+            self._pending_rows += rest.num_rows
+        inner = list(part.names) if self._encoder.is_directory else []
         self._files.append(self._output.written_file(name, inner, part.rows, part.nbytes))
         rel = [posixpath.join(name, i) for i in inner] if inner else [name]
         self._entries.append({"path": name, "rows": part.rows, "bytes": part.nbytes, "import_paths": rel})
+
+    def _drain(self) -> None:
+        """Wait for the chunk in flight, if any, ignoring its errors (abort path)."""
+        future, self._inflight = self._inflight, None
+        if future is not None:
+            with contextlib.suppress(BaseException):
+                future.result()
+
+    def _shutdown(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+
+    def _rows_written(self) -> int:
+        return sum(f.rows for f in self._files)
 
     # -- ending -----------------------------------------------------------------------
     def commit(self) -> WriteResult:
@@ -393,6 +479,7 @@ class Writer:
         self._check_open()
         self._flush_row_buffer()
         self._emit(final=True)
+        self._shutdown()
         manifest = self._manifest()
         self._output.commit(manifest)
         self._state = "committed"
@@ -435,6 +522,8 @@ class Writer:
         """
         if self._state != "open":
             return
+        self._drain()  # the worker may be staging a file: let it finish, then remove everything
+        self._shutdown()
         self._output.abort()
         if self._rejects.rows:
             with contextlib.suppress(OSError):
@@ -460,6 +549,9 @@ class Writer:
     def _check_open(self) -> None:
         if self._state != "open":
             raise WriterClosedError(f"this Writer was already {self._state}")
+        if self._failed is not None:
+            # a chunk failed to encode or stage: its rows are gone, so nothing may be committed
+            raise self._failed
 
     def __enter__(self) -> Writer:
         return self
@@ -478,6 +570,14 @@ class Writer:
     def rows_received(self) -> int:
         """Rows received so far (valid or not), including rows still buffered."""
         return self._rows_in + len(self._row_buffer)
+
+
+class _PartInfo(NamedTuple):
+    """What the writer keeps of a staged part (its bytes are gone once staged)."""
+
+    names: tuple[str, ...]
+    rows: int
+    nbytes: int
 
 
 def _moved(error: FieldError, positions: np.ndarray) -> FieldError:
