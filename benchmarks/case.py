@@ -4,18 +4,18 @@ Usage (run.py does this, one subprocess per case and repeat)::
 
     python benchmarks/case.py '{"writer": "bulkwriter", "input": "rows", "workload": "standard",
                                 "format": "parquet", "rows": 100000, "out": "/tmp/x/out",
-                                "budget_s": 30}'
+                                "budget_s": 30, "threads": 2}'
 
 The data is built first (not timed); then only the write is timed, from creating the writer to
 its last file being closed (for bulkwriter: ``commit()``); modules pyarrow imports lazily
 (pandas, pyarrow.compute) are imported before. Every writer runs with its default settings
 (pymilvus logs at INFO to stderr, as it does for its users). Peak RSS is this process's
-``ru_maxrss`` (input data included); ``base_rss_mib`` is the resident size just before the
+``VmHWM`` (input data included); ``base_rss_mib`` is the resident size just before the
 timed part, so ``peak - base`` is what the write added.
 
 Writers
 -------
-bulkwriter
+bulkwriter (``threads``: its ``workers`` option, default 2)
     ``input="rows"``: ``Writer.append_row`` per row dict, then ``commit()``.
     ``input="columns"``: ``bulkwriter.write(table)`` of a ``pyarrow.Table``.
     ``input="stream"``: ``bulkwriter.write(batches)`` of record batches made on the fly
@@ -62,7 +62,19 @@ def _rss_mib() -> float:
 
 
 def _peak_rss_mib() -> float:
-    """Peak resident set size of this process so far, MiB (Linux: ru_maxrss is KiB)."""
+    """Peak resident set size of this process so far, MiB.
+
+    Linux: ``VmHWM`` of ``/proc/self/status``, the high-water mark of this program's own
+    memory. Not ``ru_maxrss``: that one survives ``fork`` + ``exec``, so a case process would
+    report its parent's peak (run.py, after reading a large JSON output back) when larger.
+    """
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -94,12 +106,13 @@ def _bulkwriter(spec: dict[str, Any], wl: Workload) -> Callable[[], Result]:
     import bulkwriter
 
     n, out, fmt = spec["rows"], spec["out"], spec["format"]
+    workers = int(spec.get("threads") or 2)
     if spec["input"] == "rows":
         rows = wl.rows(n)
 
         def run_rows() -> Result:
             t0 = time.perf_counter()
-            writer = bulkwriter.Writer(out, schema=wl.schema, format=fmt)
+            writer = bulkwriter.Writer(out, schema=wl.schema, format=fmt, workers=workers)
             append = writer.append_row
             for row in rows:
                 append(row)
@@ -116,14 +129,14 @@ def _bulkwriter(spec: dict[str, Any], wl: Workload) -> Callable[[], Result]:
         table = wl.table(n)
 
         def run_columns() -> Result:
-            result = bulkwriter.write(table, out, schema=wl.schema, format=fmt)
+            result = bulkwriter.write(table, out, schema=wl.schema, format=fmt, workers=workers)
             return {"rows": result.rows_written}
 
         return run_columns
     if spec["input"] == "stream":
 
         def run_stream() -> Result:
-            result = bulkwriter.write(wl.batches(n), out, schema=wl.schema, format=fmt)
+            result = bulkwriter.write(wl.batches(n), out, schema=wl.schema, format=fmt, workers=workers)
             return {"rows": result.rows_written}
 
         return run_stream

@@ -7,13 +7,16 @@ subprocess (``benchmarks/case.py``), reads every output back to check its rows
     .venv/bin/python benchmarks/run.py                 # 100k rows, 3 repeats, everything
     .venv/bin/python benchmarks/run.py --quick         # small N, 1 repeat (CI)
     .venv/bin/python benchmarks/run.py --workloads standard --formats parquet,json --rows 1000000
+    .venv/bin/python benchmarks/run.py --threads 1,2   # bulkwriter with workers=1 and 2: the speedup
 
 Columns: ``rows/s`` is the median over repeats (min-max beside it); ``MB/s`` is output bytes
 on disk per second; ``peak MiB`` is the case process's peak RSS (its input data included;
 ``base`` in the JSON is the RSS just before the timed part); ``x pymilvus`` is rows/s over
 pymilvus's rows/s on the same workload and format (pymilvus only takes rows, so both input
 forms are compared with its row input); ``x raw`` is time per row over the raw limit's
-(1.00 = as fast as the floor, lower is better). A case whose files do not hold exactly its
+(1.00 = as fast as the floor, lower is better); ``x 1 thread`` is rows/s over the same case's
+with ``--threads 1`` (bulkwriter's ``workers``); ``append µs/row`` is the time of the
+``append_row`` loop alone per row (row input). A case whose files do not hold exactly its
 rows (count and primary-key sum) fails, and the command exits 1.
 """
 
@@ -55,6 +58,7 @@ class Case:
     writer: str
     input: str
     rows: int
+    threads: int | None = None  # bulkwriter's ``workers``; None for the other writers
     status: str = "pending"  # ok | n/a | failed
     reason: str = ""
     runs: list[dict[str, Any]] = field(default_factory=list)
@@ -62,7 +66,8 @@ class Case:
     @property
     def key(self) -> str:
         """Short unique name (also the output folder name)."""
-        return f"{self.workload}-{self.format}-{self.writer}-{self.input}"
+        base = f"{self.workload}-{self.format}-{self.writer}-{self.input}"
+        return base if self.threads is None else f"{base}-{self.threads}t"
 
     def stat(self, name: str) -> list[float]:
         """The values of ``name`` over the verified runs."""
@@ -107,9 +112,11 @@ def plan(args: argparse.Namespace, scratch: Path) -> list[Case]:
             refused = _bulkwriter_refuses(workload, fmt, scratch)
             for writer in args.writers:
                 inputs = args.inputs if writer == "bulkwriter" else ["rows" if writer == "pymilvus" else "-"]
-                for form in inputs:
+                for form, threads in [
+                    (f, t) for f in inputs for t in (args.threads if writer == "bulkwriter" else [None])
+                ]:
                     rows = min(args.rows, args.pymilvus_rows) if writer == "pymilvus" else args.rows
-                    case = Case(workload, fmt, writer, form, rows)
+                    case = Case(workload, fmt, writer, form, rows, threads)
                     if refused:
                         case.status, case.reason = "n/a", f"format cannot carry the schema: {refused}"
                     elif writer == "pymilvus" and fmt not in pymilvus_types:
@@ -132,6 +139,7 @@ def run_once(case: Case, args: argparse.Namespace, scratch: Path, repeat: int) -
         "rows": case.rows,
         "out": str(folder / "out"),
         "budget_s": args.pymilvus_budget,
+        "threads": case.threads,
     }
     started = time.perf_counter()
     try:
@@ -208,6 +216,7 @@ def run_all(cases: list[Case], args: argparse.Namespace, scratch: Path) -> None:
 def summarize(cases: list[Case]) -> list[dict[str, Any]]:
     """One record per case: medians, ranges and ratios."""
     by_key = {(c.workload, c.format, c.writer): c for c in cases if c.writer != "bulkwriter"}
+    one_thread = {(c.workload, c.format, c.input): c for c in cases if c.threads == 1}
     out = []
     for case in cases:
         record: dict[str, Any] = {k: v for k, v in asdict(case).items() if k != "runs"}
@@ -238,6 +247,9 @@ def summarize(cases: list[Case]) -> list[dict[str, Any]]:
                 record["x_pymilvus"] = rps / pm.rows_per_s
             if case.writer != "raw" and raw is not None and raw.rows_per_s:
                 record["x_raw_time"] = raw.rows_per_s / rps
+            single = one_thread.get((case.workload, case.format, case.input))
+            if case.threads and case.threads > 1 and single is not None and single.rows_per_s:
+                record["x_1_thread"] = rps / single.rows_per_s
         out.append(record)
     return out
 
@@ -249,24 +261,26 @@ def _fmt(value: float | None, spec: str) -> str:
 def table(records: list[dict[str, Any]]) -> str:
     """The results as a Markdown table."""
     head = (
-        "| workload | format | writer | input | rows | rows/s (median) | min-max | µs/row | MB/s | peak RSS MiB "
-        "| x pymilvus | x raw time | verified |"
+        "| workload | format | writer | input | threads | rows | rows/s (median) | min-max | µs/row "
+        "| append µs/row | MB/s | peak RSS MiB | x pymilvus | x raw time | x 1 thread | verified |"
     )
-    lines = [head, "|" + "---|" * 13]
+    lines = [head, "|" + "---|" * 16]
     for r in records:
+        threads = "-" if r.get("threads") is None else r["threads"]
         if r["status"] != "ok":
             status = "n/a" if r["status"] == "n/a" else "**FAILED**"
             reason = r["reason"].splitlines()[0][:90] if r["reason"] else ""
             lines.append(
-                f"| {r['workload']} | {r['format']} | {r['writer']} | {r['input']} | {r['rows']:,} "
-                f"| {status} | | | | | | | {reason} |"
+                f"| {r['workload']} | {r['format']} | {r['writer']} | {r['input']} | {threads} | {r['rows']:,} "
+                f"| {status} | | | | | | | | | {reason} |"
             )
             continue
         rng = f"{r['rows_per_s_min']:,.0f}-{r['rows_per_s_max']:,.0f}"
         lines.append(
-            f"| {r['workload']} | {r['format']} | {r['writer']} | {r['input']} | {r['rows_done']:,} "
-            f"| {r['rows_per_s']:,.0f} | {rng} | {r['us_per_row']:,.1f} | {r['mb_per_s']:,.0f} "
-            f"| {r['peak_rss_mib']:,.0f} | {_fmt(r.get('x_pymilvus'), '.1f')} | {_fmt(r.get('x_raw_time'), '.2f')} "
+            f"| {r['workload']} | {r['format']} | {r['writer']} | {r['input']} | {threads} | {r['rows_done']:,} "
+            f"| {r['rows_per_s']:,.0f} | {rng} | {r['us_per_row']:,.1f} | {_fmt(r.get('append_us_per_row'), ',.1f')} "
+            f"| {r['mb_per_s']:,.0f} | {r['peak_rss_mib']:,.0f} | {_fmt(r.get('x_pymilvus'), '.1f')} "
+            f"| {_fmt(r.get('x_raw_time'), '.2f')} | {_fmt(r.get('x_1_thread'), '.2f')} "
             f"| {len(r['runs'])}/{len(r['runs'])} |"
         )
     return "\n".join(lines)
@@ -320,6 +334,16 @@ def _names(choices: tuple[str, ...]) -> Any:
     return parse
 
 
+def _counts(text: str) -> list[int]:
+    try:
+        values = [int(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        values = []
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"positive integers, comma-separated; got {text!r}")
+    return values
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Parse the command line (``--quick`` sets small defaults for anything not given)."""
     p = argparse.ArgumentParser(
@@ -340,6 +364,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--inputs", type=_names(INPUTS), default=["rows", "columns"], help="bulkwriter input forms"
     )
     p.add_argument("--writers", type=_names(WRITERS), default=list(WRITERS), help="comma-separated")
+    p.add_argument(
+        "--threads",
+        type=_counts,
+        help="bulkwriter workers= values, comma-separated (default 2; quick 1,2); "
+        "with 1 and another, 'x 1 thread' is the speedup",
+    )
     p.add_argument("--pymilvus-rows", type=int, help="row cap for pymilvus (default 10000; quick 500)")
     p.add_argument(
         "--pymilvus-budget", type=float, default=60.0, help="seconds pymilvus may append before commit"
@@ -358,6 +388,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.rows = args.rows or (1_000 if quick else 100_000)
     args.repeat = args.repeat or (1 if quick else 3)
     args.pymilvus_rows = args.pymilvus_rows or (500 if quick else 10_000)
+    args.threads = args.threads or ([1, 2] if quick else [2])
     args.jobs = args.jobs or (max(2, os.cpu_count() or 1) if quick else 1)
     if min(args.rows, args.repeat, args.pymilvus_rows, args.jobs) < 1:
         p.error("--rows, --repeat, --pymilvus-rows and --jobs must be positive")

@@ -57,3 +57,6 @@ def test_quick_benchmark_runs_and_verifies(tmp_path: Path) -> None:
     if importlib.util.find_spec("pymilvus") is not None:
         assert "pymilvus" in writers
     assert "| workload | format | writer |" in proc.stdout
+    # quick mode runs bulkwriter with workers=1 and 2 and reports the speedup
+    assert {c["threads"] for c in ran if c["writer"] == "bulkwriter"} == {1, 2}
+    assert any("x_1_thread" in c for c in ran if c["threads"] == 2)
