@@ -19,10 +19,11 @@ Python values that Arrow cannot infer one type for (e.g. ``[1, "a"]``) are repor
 from __future__ import annotations
 
 import math
+import struct
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from functools import partial
-from itertools import repeat
+from functools import lru_cache, partial
+from itertools import repeat, starmap
 from typing import Any
 
 import numpy as np
@@ -251,10 +252,38 @@ def python_to_arrow(
         stacked = _stack(values)
         if stacked is not None:
             return _column_to_arrow(field, name, stacked)
+    if field is not None and field.dtype is DataType.FLOAT_VECTOR and field.dim:
+        packed = _pack_float_lists(values, field.dim)
+        if packed is not None:
+            return _column_to_arrow(field, name, packed)
     try:
         return pa.array(values), []
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, UnicodeEncodeError, TypeError, ValueError):
         return pa.nulls(len(values)), [_diagnose(field, name, values)]
+
+
+def _pack_float_lists(values: list[Any], dim: int) -> np.ndarray | None:
+    """Float lists of a FloatVector column as one float32 (rows, dim) array, or None.
+
+    ``struct.pack`` of each row (through ``itertools.starmap``: no Python bytecode per row)
+    converts the floats in C, about twice as fast as Arrow's or NumPy's list conversion. It
+    rounds to float32 as NumPy's cast does. Anything else (a row that is not a list of
+    ``dim`` numbers, a value outside the float32 range, lists of integers, which keep their
+    exactness check) returns None and takes the general path, which names the bad row.
+    """
+    first = values[0]
+    if type(first) not in (list, tuple) or not first or type(first[0]) is not float:
+        return None
+    try:
+        data = b"".join(starmap(_float_struct(dim).pack, values))
+    except (struct.error, TypeError, OverflowError):
+        return None
+    return np.frombuffer(data, dtype=np.float32).reshape(len(values), dim)
+
+
+@lru_cache(maxsize=16)
+def _float_struct(dim: int) -> struct.Struct:
+    return struct.Struct(f"<{dim}f")
 
 
 def _stack(values: list[Any]) -> np.ndarray | None:

@@ -92,3 +92,32 @@ def test_json_output_of_objects_with_line_breaks(tmp_path: Path) -> None:
     assert len(lines) == 2
     assert orjson.loads(lines[0])["attrs"] == {"a": 1}
     assert orjson.loads(lines[1])["attrs"] == "[1,\n2]"
+
+
+def test_float_lists_packed_like_numpy_casts_them() -> None:
+    values = [[0.1, 1e-50], [3.4e38, -2.5], [1, True]]
+    rows = [{"id": i, "attrs": {}, "vec": v} for i, v in enumerate(values)]
+    valid, errors = BatchValidator(SCHEMA).validate(rows_to_batch(rows, SCHEMA))
+    assert errors == []
+    got = valid.column("vec").to_pylist()
+    assert got == pa.array(values, pa.list_(pa.float32())).to_pylist()
+
+
+@pytest.mark.parametrize(
+    ("bad", "code"),
+    [
+        ([0.5], "wrong_dim"),
+        ([0.5, None], "null_element"),
+        ([0.5, "1"], "wrong_type"),
+        ([0.5, 1e39], "not_finite"),
+    ],
+)
+def test_bad_float_lists_still_name_their_row(bad: list[object], code: str) -> None:
+    rows = [{"id": 0, "attrs": {}, "vec": [0.5, 0.25]}, {"id": 1, "attrs": {}, "vec": bad}]
+    try:
+        batch = rows_to_batch(rows, SCHEMA)
+    except ValidationError as exc:
+        errors = exc.errors
+    else:
+        errors = BatchValidator(SCHEMA).validate(batch)[1]
+    assert [(e.code, e.row) for e in errors][:1] == [(code, 1)]
