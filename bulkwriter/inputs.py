@@ -248,6 +248,10 @@ def python_to_arrow(
     if field is not None and field.dtype is DataType.SPARSE_FLOAT_VECTOR:
         array, errors = sparse_from_python(field, values)
         return (array if array is not None else pa.nulls(len(values))), errors
+    if field is not None and (field.dtype.is_dense_vector or field.dtype is DataType.ARRAY):
+        unordered = _unordered_cells(field, name, values)
+        if unordered:  # Arrow would take a set's (arbitrary) order, or a dict's keys
+            return pa.nulls(len(values)), unordered
     if field is not None and field.dtype.is_dense_vector and values and isinstance(values[0], np.ndarray):
         stacked = _stack(values)
         if stacked is not None:
@@ -274,11 +278,34 @@ def _pack_float_lists(values: list[Any], dim: int) -> np.ndarray | None:
     first = values[0]
     if type(first) not in (list, tuple) or not first or type(first[0]) is not float:
         return None
+    if not set(map(type, values)) <= _SEQUENCE_TYPES:  # a dict, set or iterator would unpack silently
+        return None
     try:
         data = b"".join(starmap(_float_struct(dim).pack, values))
     except (struct.error, TypeError, OverflowError):
         return None
     return np.frombuffer(data, dtype=np.float32).reshape(len(values), dim)
+
+
+_SEQUENCE_TYPES: frozenset[type] = frozenset({list, tuple})
+_UNORDERED_TYPES: frozenset[type] = frozenset({set, frozenset, dict})
+
+
+def _unordered_cells(field: FieldSchema, name: str, values: list[Any]) -> list[FieldError]:
+    """Vector or Array cells given as a set or dict: refused, they have no element order."""
+    if not set(map(type, values)) & _UNORDERED_TYPES:
+        return []
+    return [
+        FieldError(
+            "wrong_type",
+            name,
+            row,
+            f"a list of {field.dtype.value} values (a set or dict has no element order)",
+            short_repr(value),
+        )
+        for row, value in enumerate(values)
+        if type(value) in _UNORDERED_TYPES
+    ]
 
 
 @lru_cache(maxsize=16)
