@@ -123,3 +123,43 @@ def test_bad_float_lists_still_name_their_row(bad: list[object], code: str) -> N
     else:
         errors = BatchValidator(SCHEMA).validate(batch)[1]
     assert [(e.code, e.row) for e in errors][:1] == [(code, 1)]
+
+
+def test_large_finite_vectors_pass_when_the_quick_sum_overflows() -> None:
+    """The finite check sums the matrix first; an overflowing sum of finite values is no error."""
+    import numpy as np
+
+    schema = CollectionSchema(
+        [
+            FieldSchema("id", DataType.INT64, is_primary=True),
+            FieldSchema("vec", DataType.FLOAT_VECTOR, dim=2),
+            FieldSchema("half", DataType.FLOAT16_VECTOR, dim=2),
+        ]
+    )
+    big = np.full((4, 2), 3.0e38, np.float32)  # finite, but the float32 sum overflows
+    halves = np.full((4, 2), 60000.0, np.float32)  # finite float16, float16 sum would overflow
+    assert bulkwriter.validate({"id": np.arange(4), "vec": big, "half": halves}, schema=schema) == []
+    big[2, 1] = np.inf
+    halves[3, 0] = np.nan
+    errors = bulkwriter.validate({"id": np.arange(4), "vec": big, "half": halves}, schema=schema)
+    assert [(e.code, e.field, e.row, e.element) for e in errors] == [
+        ("not_finite", "vec", 2, 1),
+        ("not_finite", "half", 3, 0),
+    ]
+
+
+def test_float32_vector_column_is_not_copied_by_validation() -> None:
+    """An already-float32 fixed-size-list column keeps its buffer (no astype copy)."""
+    import numpy as np
+
+    schema = CollectionSchema(
+        [FieldSchema("id", DataType.INT64, is_primary=True), FieldSchema("vec", DataType.FLOAT_VECTOR, dim=2)]
+    )
+    values = pa.array(np.arange(8, dtype=np.float32))
+    vec = pa.FixedSizeListArray.from_arrays(values, 2)
+    batch = pa.record_batch({"id": pa.array(range(4), pa.int64()), "vec": vec})
+    valid, errors = BatchValidator(schema).validate(batch)
+    assert errors == []
+    out = valid.column("vec")
+    assert out.values.buffers()[1].address == values.buffers()[1].address
+    assert out.to_pylist() == vec.to_pylist()

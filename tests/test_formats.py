@@ -301,6 +301,10 @@ def test_numpy_round_trip_dtypes_shapes(np_case: Case) -> None:
         else:
             decoded[name] = values.tolist()
     assert_rows_equal(np_case, decoded)
+    for _, data in part.files:  # byte for byte what numpy.save writes
+        saved = io.BytesIO()
+        np.save(saved, np.load(io.BytesIO(data), allow_pickle=False), allow_pickle=False)
+        assert saved.getvalue() == data
 
 
 def test_numpy_empty_strings_and_estimate(np_case: Case) -> None:

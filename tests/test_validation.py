@@ -346,3 +346,83 @@ def test_dynamic_values_are_bounded() -> None:
     assert [(e.code, e.field, e.row) for e in errors] == [("not_finite", "k", 0)]
     errors = bulkwriter.validate([{"id": 1, "v": [1.0], "k": "x" * 70_000}], schema=schema)
     assert [(e.code, e.field, e.row) for e in errors] == [("json_too_large", "$meta", 0)]
+
+
+_DYNAMIC = CollectionSchema(
+    [FieldSchema("id", DataType.INT64, is_primary=True), FieldSchema("v", DataType.FLOAT_VECTOR, dim=1)],
+    enable_dynamic_field=True,
+)
+_NAN, _INF = float("nan"), float("inf")
+
+
+@pytest.mark.parametrize(
+    ("column", "bad_rows"),
+    [
+        (pa.array([1.0, _NAN, 2.0, -_INF], pa.float32()), [1, 3]),
+        (pa.array([[1.0], None, [2.0, _INF], []], pa.list_(pa.float64())), [2]),
+        (pa.array([{"a": 1.0, "b": [1.0]}, {"a": 1.0, "b": [_NAN]}, None, {"a": _INF, "b": None}]), [1, 3]),
+        (pa.array([[("x", 1.0)], [("y", _NAN)], None, []], pa.map_(pa.string(), pa.float64())), [1]),
+        (pa.array([1.0, _NAN, 1.0, 1.0]).dictionary_encode(), [1]),
+    ],
+    ids=["float", "list", "struct", "map", "dictionary"],
+)
+def test_columnar_nan_in_dynamic_keys_is_refused(
+    column: pa.Array, bad_rows: list[int], tmp_path: Path
+) -> None:
+    """Arrow columns going into $meta: orjson would write NaN/inf as null, so they are errors."""
+    n = len(column)
+    table = pa.table(
+        {
+            "id": pa.array(range(n), pa.int64()),
+            "v": pa.array([[1.0]] * n, pa.list_(pa.float32(), 1)),
+            "k": column,
+        }
+    )
+    errors = bulkwriter.validate(table, schema=_DYNAMIC)
+    assert [(e.code, e.field, e.row) for e in errors] == [("not_finite", "k", r) for r in bad_rows]
+    with pytest.raises(ValidationError):
+        bulkwriter.write(table, tmp_path / "out", schema=_DYNAMIC, format="jsonl")
+    assert not (tmp_path / "out").exists()
+    # the same column sliced past its bad rows is written, values intact
+    good = table.slice(bad_rows[-1] + 1)
+    if good.num_rows:
+        assert bulkwriter.validate(good, schema=_DYNAMIC) == []
+
+
+def test_columnar_nan_in_meta_column_and_json_struct_is_refused() -> None:
+    meta = pa.array([[("a", 1.0)], [("a", _INF)]], pa.map_(pa.string(), pa.float64()))
+    table = pa.table({"id": [1, 2], "v": pa.array([[1.0], [1.0]], pa.list_(pa.float32(), 1)), "$meta": meta})
+    errors = bulkwriter.validate(table, schema=_DYNAMIC)
+    assert [(e.code, e.field, e.row) for e in errors] == [("not_finite", "$meta", 1)]
+    schema = CollectionSchema(
+        [
+            FieldSchema("id", DataType.INT64, is_primary=True),
+            FieldSchema("v", DataType.FLOAT_VECTOR, dim=1),
+            FieldSchema("j", DataType.JSON),
+        ]
+    )
+    j = pa.array([{"x": 1.0}, {"x": _NAN}, {"x": 2.0}])
+    table = pa.table({"id": [1, 2, 3], "v": pa.array([[1.0]] * 3, pa.list_(pa.float32(), 1)), "j": j})
+    errors = bulkwriter.validate(table, schema=schema)
+    assert [(e.code, e.field, e.row) for e in errors] == [("not_finite", "j", 1)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["plain", 'quote " inside', "back\\slash", "new\nline", "\x01ctl", "\x7f del", "é€😀", "\u2028", ""],
+)
+def test_dynamic_string_keys_are_the_text_orjson_writes(text: str, tmp_path: Path) -> None:
+    """Arrow string columns into $meta: the column-wise quoting equals orjson's text."""
+    import orjson
+    import pyarrow.parquet as pq
+
+    table = pa.table(
+        {
+            "id": [1, 2],
+            "v": pa.array([[1.0], [2.0]], pa.list_(pa.float32(), 1)),
+            "k": pa.array([text, None], pa.string()),
+        }
+    )
+    result = bulkwriter.write(table, tmp_path / "out", schema=_DYNAMIC)
+    meta = pq.read_table(result.files[0].path).column("$meta").to_pylist()
+    assert meta == [orjson.dumps({"k": text}).decode(), "{}"]

@@ -166,7 +166,8 @@ def _from_matrix(
         expected = "finite float32 values"
     elif dtype is DataType.FLOAT16_VECTOR:
         if is_bytes:
-            converted, bad = values.astype(np.uint8), _nonfinite(values.astype(np.uint8).view("<f2"))
+            converted = values.astype(np.uint8, copy=False)
+            bad = _nonfinite(converted.view("<f2"))
         else:
             halves, bad = _to_float(values, np.float16)
             converted = halves.astype("<f2").view(np.uint8)
@@ -234,13 +235,26 @@ def _element_text(arr: pa.Array, row: int, element: int) -> str:
 
 
 def _nonfinite(values: np.ndarray) -> np.ndarray:
+    """Element mask of NaN and infinities (or an all-false mask of shape (1, ...) that
+    broadcasts to ``values``, when the sum is finite).
+
+    A NaN or an infinity makes the sum NaN or infinite, so a finite sum proves every element
+    finite (one pass, no mask). A sum that overflows on large finite values only sends the
+    array to the exact element-wise check.
+    """
+    if values.dtype.kind == "f" and values.size:
+        accumulate = np.float32 if values.dtype.itemsize < 4 else values.dtype
+        with np.errstate(over="ignore", invalid="ignore"):
+            if np.isfinite(values.sum(dtype=accumulate)):
+                return np.zeros((1,) * values.ndim, dtype=bool)  # broadcasts as all-false
     return np.asarray(~np.isfinite(values))
 
 
 def _to_float(values: np.ndarray, dtype: type[np.floating]) -> tuple[np.ndarray, np.ndarray]:
-    """Cast to ``dtype``; flag NaN, infinities and values the cast turned infinite."""
+    """Cast to ``dtype`` (no copy when already ``dtype``); flag NaN, infinities and values the
+    cast turned infinite."""
     with np.errstate(over="ignore", invalid="ignore"):
-        converted = values.astype(dtype)
+        converted = values.astype(dtype, copy=False)
     if values.dtype.kind in "iu":
         bad = np.asarray(converted.astype(np.float64) != values)
     else:
