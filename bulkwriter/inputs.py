@@ -35,6 +35,7 @@ from bulkwriter.schema.collection import DYNAMIC_FIELD, CollectionSchema
 from bulkwriter.schema.field import FieldSchema
 from bulkwriter.schema.types import DataType
 from bulkwriter.validate.batch import JSON_TEXT_METADATA
+from bulkwriter.validate.json_text import json_quoted
 from bulkwriter.validate.vectors import sparse_from_python
 
 __all__ = ["DEFAULT_BATCH_ROWS", "RejectedBatch", "rows_to_batch", "to_batches"]
@@ -354,6 +355,11 @@ def _dump_json_fast(values: list[Any], *, keep_strings: bool) -> pa.Array | None
     allowed = _FAST_JSON_TYPES if keep_strings else _FAST_JSON_TYPES | {str}
     if not types <= allowed:
         return None
+    if types == {str}:
+        try:
+            return json_quoted(pa.array(values, pa.string()))
+        except (pa.ArrowException, UnicodeError):  # e.g. a lone surrogate: the careful path names it
+            return None
     try:
         dumped = list(map(_DUMPS, values))
     except (TypeError, orjson.JSONEncodeError):

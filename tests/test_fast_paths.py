@@ -163,3 +163,23 @@ def test_float32_vector_column_is_not_copied_by_validation() -> None:
     out = valid.column("vec")
     assert out.values.buffers()[1].address == values.buffers()[1].address
     assert out.to_pylist() == vec.to_pylist()
+
+
+@pytest.mark.parametrize(
+    "texts",
+    [["plain", "é€😀", ""], ['a"b', "c\\d", "e"], ["new\nline", "\x1f", "\x7f\u2028"]],
+    ids=["no-escape", "quote-backslash", "control"],
+)
+def test_string_dynamic_keys_from_rows_match_orjson(texts: list[str]) -> None:
+    rows = [{"id": i, "attrs": {}, "vec": [0.0, 1.0], "s": t} for i, t in enumerate(texts)]
+    assert meta_of(rows) == [orjson.dumps({"s": t}).decode() for t in texts]
+
+
+def test_lone_surrogate_in_a_dynamic_key_is_named() -> None:
+    rows = [
+        {"id": 0, "attrs": {}, "vec": [0.0, 1.0], "s": "ok"},
+        {"id": 1, "attrs": {}, "vec": [0.0, 1.0], "s": "\ud800"},
+    ]
+    with pytest.raises(ValidationError) as info:
+        rows_to_batch(rows, SCHEMA)
+    assert [(e.field, e.row) for e in info.value.errors] == [("s", 1)]
