@@ -399,15 +399,18 @@ class Writer:
                 self._inflight = self._executor.submit(job)
 
     def _cut(self, rows: int) -> pa.Table:
-        """Take the first ``rows`` pending rows as one contiguous chunk.
+        """Take the first ``rows`` pending rows as one chunk.
 
-        The chunk is a copy; pending batches wholly inside it are released at once, so the
-        pending rows and the chunk never both hold the same data for long.
+        The chunk is a zero-copy slice of the pending batches (no second copy of up to a
+        file's worth of rows); batches wholly inside it leave the pending list at once, so
+        the memory they hold is the chunk's and is freed when the chunk has been encoded.
+        Encoders that need contiguous columns (NumPy, row JSON, CSV) combine them one
+        column at a time; Parquet writes the chunks as they are.
         """
         table = pa.Table.from_batches(self._pending, schema=self._pending[0].schema)
         self._pending = []
         rows = min(rows, table.num_rows)
-        chunk = table.slice(0, rows).combine_chunks()
+        chunk = table.slice(0, rows)
         rest = table.slice(rows)
         del table
         self._pending = rest.to_batches()

@@ -132,21 +132,25 @@ class ParquetEncoder(Encoder):
             fields.append(pa.field(DYNAMIC_FIELD, pa.string()))
         return pa.schema(fields)
 
-    def _column(self, field: FieldSchema, target: pa.DataType, column: pa.ChunkedArray) -> pa.Array:
-        arr = to_array(column)
+    def _column(self, field: FieldSchema, target: pa.DataType, column: pa.ChunkedArray) -> pa.ChunkedArray:
         if field.dtype is DataType.SPARSE_FLOAT_VECTOR and pa.types.is_string(target):
-            return pa.array(json_texts(sparse_dicts(arr)), type=pa.string())
-        return arr.cast(target) if arr.type != target else arr
+            texts = json_texts(sparse_dicts(to_array(column)))
+            return pa.chunked_array([pa.array(texts, type=pa.string())], type=pa.string())
+        return column.cast(target) if column.type != target else column
 
     def to_arrow(self, table: pa.Table) -> pa.Table:
-        """Convert a canonical chunk to the table written to Parquet (column-wise casts)."""
+        """Convert a canonical chunk to the table written to Parquet (column-wise casts).
+
+        Columns keep their chunks (no concatenation): the Parquet writer takes them as they
+        are, so a chunk is never copied whole before encoding.
+        """
         schema = self.arrow_schema()
-        columns: list[pa.Array] = []
+        columns: list[pa.ChunkedArray] = []
         for field in self.schema.input_fields:
             target = schema.field(field.name).type
             columns.append(self._column(field, target, table.column(field.name)))
         if self.schema.enable_dynamic_field:
-            columns.append(to_array(table.column(DYNAMIC_FIELD)).cast(pa.string()))
+            columns.append(table.column(DYNAMIC_FIELD).cast(pa.string()))
         return pa.Table.from_arrays(columns, schema=schema)
 
     def _dictionary_columns(self) -> list[str]:
