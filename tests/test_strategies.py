@@ -108,7 +108,8 @@ def _vector_ok(f: FieldSchema, v: Any) -> bool:
     if f.dtype is DataType.FLOAT_VECTOR:
         return all(_finite(x, F32_MAX) for x in v)
     if f.dtype is DataType.FLOAT16_VECTOR:
-        return all(_finite(x, F32_MAX) and math.isfinite(float(np.float16(x))) for x in v)
+        with np.errstate(over="ignore"):  # a value beyond float16 becomes inf: the rule it breaks
+            return all(_finite(x, F32_MAX) and math.isfinite(float(np.float16(x))) for x in v)
     return all(_finite(x, F32_MAX) and math.isfinite(bf16_round(x)) for x in v)
 
 
