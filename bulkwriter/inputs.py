@@ -35,6 +35,7 @@ from bulkwriter.schema.collection import DYNAMIC_FIELD, CollectionSchema
 from bulkwriter.schema.field import FieldSchema
 from bulkwriter.schema.types import DataType
 from bulkwriter.validate.batch import JSON_TEXT_METADATA
+from bulkwriter.validate.finite import NOT_JSON_NUMBER
 from bulkwriter.validate.json_text import json_quoted
 from bulkwriter.validate.vectors import sparse_from_python
 
@@ -389,11 +390,7 @@ def _dump_json_slow(
             continue
         if _has_non_finite(value):
             texts.append(None)
-            errors.append(
-                FieldError(
-                    "not_finite", name, row, "JSON numbers (NaN and Infinity are not JSON)", short_repr(value)
-                )
-            )
+            errors.append(FieldError("not_finite", name, row, NOT_JSON_NUMBER, short_repr(value)))
             continue
         try:
             texts.append(orjson.dumps(value, option=_JSON_OPTIONS).decode())

@@ -283,8 +283,20 @@ def json_texts(values: Sequence[Any]) -> list[str | None]:
 def json_text_array(values: Sequence[Any], type: pa.DataType | None = None) -> pa.Array:
     """The texts of :func:`json_texts` as one Arrow string column, without Python ``str`` cells.
 
-    Each value is dumped by ``map(orjson.dumps, ...)`` into a binary column (no decoding per
-    cell); None values become null.
+    Parameters
+    ----------
+    values : sequence
+        Row-JSON values as made by :func:`column_json_values` (e.g. 1-D ``float32`` arrays of
+        shape (dim,) for vectors, lists for Arrays); None for a null cell.
+    type : pyarrow.DataType, optional
+        ``pa.string()`` (default) or ``pa.large_string()`` (CSV cells).
+
+    Returns
+    -------
+    pyarrow.Array
+        One JSON text per value (null where the value is None), as orjson writes it with
+        :data:`ORJSON_OPTIONS`. Each value is dumped by ``map(orjson.dumps, ...)`` into a
+        binary column (no decoding per cell).
     """
     dumped = list(map(_DUMPS, values))
     nulls = np.fromiter(map(operator.is_, values, repeat(None)), dtype=bool, count=len(values))

@@ -22,6 +22,7 @@ from bulkwriter.formats.versions import check_format_version, check_version_supp
 from bulkwriter.schema.collection import DYNAMIC_FIELD
 from bulkwriter.schema.field import FieldSchema
 from bulkwriter.schema.types import DataType
+from bulkwriter.validate._util import error_rows
 
 __all__ = ["NumpyEncoder", "numpy_dtype"]
 
@@ -79,9 +80,13 @@ def _max_chars(arr: pa.Array) -> int:
 
 
 def _trailing_nul_errors(name: str, arr: pa.Array) -> list[FieldError]:
-    if not len(arr) or not pc.any(pc.ends_with(arr, "\x00")).as_py():
+    """One ``numpy_trailing_nul`` error per text cell of ``arr`` ending in NUL (sorted by row)."""
+    if not len(arr):
         return []
-    rows = np.flatnonzero(pc.fill_null(pc.ends_with(arr, "\x00"), False).to_numpy(zero_copy_only=False))
+    ends = pc.ends_with(arr, "\x00")
+    if not pc.any(ends).as_py():
+        return []
+    rows = error_rows(ends)
     return [
         FieldError(
             "numpy_trailing_nul",

@@ -20,7 +20,7 @@ from bulkwriter.schema.arrow import canonical_schema
 from bulkwriter.schema.collection import DYNAMIC_FIELD, CollectionSchema
 from bulkwriter.validate._util import error_rows
 from bulkwriter.validate.columns import conform_column
-from bulkwriter.validate.finite import nonfinite_rows
+from bulkwriter.validate.finite import nonfinite_errors
 from bulkwriter.validate.json_text import json_quoted
 from bulkwriter.validate.primary_key import PrimaryKeyTracker
 from bulkwriter.validate.scalars import check_json_texts, json_size_errors
@@ -170,7 +170,8 @@ class BatchValidator:
         has_meta = DYNAMIC_FIELD in batch.schema.names
         if not extras and not has_meta:
             return pa.array(np.full(n, "{}", dtype=object), pa.string()), []
-        nonfinite = _nonfinite_errors(batch, [*extras, DYNAMIC_FIELD] if has_meta else extras)
+        names = [*extras, DYNAMIC_FIELD] if has_meta else extras
+        nonfinite = [e for name in names for e in nonfinite_errors(name, batch.column(name))]
         if nonfinite:
             return pa.nulls(n, pa.string()), nonfinite
         if not has_meta and len(set(extras)) == len(extras):
@@ -231,27 +232,6 @@ class BatchValidator:
         meta = pa.array(texts, pa.string())
         errors.extend(check_json_texts(DYNAMIC_FIELD, meta))
         return meta, errors
-
-
-def _nonfinite_errors(batch: pa.RecordBatch, names: list[str]) -> list[FieldError]:
-    """``not_finite`` errors for NaN / infinities in the columns that become ``$meta`` JSON.
-
-    orjson would write them as ``null``; JSON has no NaN or Infinity (RFC 8259 §6).
-    """
-    errors = []
-    for name in names:
-        column = batch.column(name)
-        for row in nonfinite_rows(column):
-            errors.append(
-                FieldError(
-                    "not_finite",
-                    name,
-                    int(row),
-                    "JSON numbers (NaN and Infinity are not JSON)",
-                    short_repr(column[int(row)].as_py()),
-                )
-            )
-    return errors
 
 
 _EMPTY = pa.scalar("", pa.string())

@@ -11,9 +11,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from bulkwriter.validate._util import error_rows
+from bulkwriter.errors import FieldError
+from bulkwriter.validate._util import error_rows, make_errors
 
-__all__ = ["nonfinite_rows"]
+__all__ = ["NOT_JSON_NUMBER", "nonfinite_errors", "nonfinite_rows"]
+
+#: The ``expected`` text of a ``not_finite`` error in a value that becomes JSON.
+NOT_JSON_NUMBER = "JSON numbers (NaN and Infinity are not JSON)"
 
 
 def nonfinite_rows(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
@@ -53,3 +57,27 @@ def nonfinite_rows(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
         found = [rows for rows in found if len(rows)]
         return np.unique(np.concatenate(found)).astype(np.int64) if found else np.empty(0, np.int64)
     return np.empty(0, np.int64)
+
+
+def nonfinite_errors(name: str, arr: pa.Array | pa.ChunkedArray) -> list[FieldError]:
+    """One ``not_finite`` error per row of ``arr`` holding NaN or an infinity at any depth.
+
+    Parameters
+    ----------
+    name : str
+        The field (or dynamic key) the errors name.
+    arr : pyarrow.Array or pyarrow.ChunkedArray
+        A column that is about to become JSON text (see :func:`nonfinite_rows`).
+
+    Returns
+    -------
+    list of FieldError
+        Sorted by row (positions in ``arr``); ``got`` is the cell's value.
+    """
+    return make_errors(
+        nonfinite_rows(arr),
+        code="not_finite",
+        field=name,
+        expected=NOT_JSON_NUMBER,
+        got=lambda r: arr[r].as_py(),
+    )

@@ -19,7 +19,7 @@ from bulkwriter.schema.arrow import canonical_type
 from bulkwriter.schema.field import FieldSchema
 from bulkwriter.schema.types import DataType
 from bulkwriter.validate._util import ColumnResult, cell, described, error_rows, make_errors, type_label
-from bulkwriter.validate.finite import nonfinite_rows
+from bulkwriter.validate.finite import nonfinite_errors
 
 __all__ = [
     "MAX_JSON_BYTES",
@@ -236,15 +236,9 @@ def conform_json(field: FieldSchema, arr: pa.Array) -> ColumnResult:
     if strings is None:
         if not (pa.types.is_struct(arr.type) or pa.types.is_map(arr.type) or pa.types.is_list(arr.type)):
             return wrong_type(field, arr, "a JSON object or JSON text")
-        bad = nonfinite_rows(arr)
-        if len(bad):  # orjson would write them as null
-            return pa.nulls(len(arr), pa.string()), make_errors(
-                bad,
-                code="not_finite",
-                field=field.name,
-                expected="JSON numbers (NaN and Infinity are not JSON)",
-                got=lambda r: arr[r].as_py(),
-            )
+        nonfinite = nonfinite_errors(field.name, arr)
+        if nonfinite:  # orjson would write them as null
+            return pa.nulls(len(arr), pa.string()), nonfinite
         values = arr.to_pylist()
         if pa.types.is_map(arr.type):
             values = [None if v is None else dict(v) for v in values]
