@@ -9,11 +9,14 @@ test can read a file back with an independent reader and compare with the logica
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from bulkwriter.schema import CollectionSchema, DataType, FieldSchema, canonical_schema
 from bulkwriter.schema.collection import DYNAMIC_FIELD
@@ -228,3 +231,36 @@ def assert_rows_equal(case: Case, decoded: dict[str, list[Any]]) -> None:
         got = [normalise(field, v) for v in decoded[name]]
         want = [normalise(field, v) for v in case.values[name]]
         assert got == want, name
+
+
+def read_file_rows(
+    fmt: str, path: Path, read_csv: Callable[[Path], list[dict[str, Any]]]
+) -> list[dict[str, Any]]:
+    """Rows of one written file (or NumPy folder), read by readers that are not bulkwriter.
+
+    Parquet by pyarrow, JSON and JSONL by the standard ``json`` module, NumPy by
+    ``numpy.load(allow_pickle=False)``; CSV cells need the schema's types, so ``read_csv``
+    (the caller's) decodes them. Asserts the framing each format requires: a ``{"rows": [...]}``
+    document, JSONL lines each ending in LF, NumPy files of equal row counts.
+    """
+    if fmt == "parquet":
+        rows: list[dict[str, Any]] = pq.read_table(path).to_pylist()
+        return rows
+    if fmt == "json":
+        document = json.loads(path.read_text(encoding="utf-8"))
+        assert list(document) == ["rows"]
+        rows = document["rows"]
+        return rows
+    if fmt == "jsonl":
+        text = path.read_text(encoding="utf-8")
+        assert text == "" or text.endswith("\n")
+        return [json.loads(line) for line in text.split("\n")[:-1]]
+    if fmt == "csv":
+        return read_csv(path)
+    arrays = {p.name[: -len(".npy")]: np.load(p, allow_pickle=False) for p in path.iterdir()}
+    n = {len(a) for a in arrays.values()}
+    assert len(n) == 1, f"files of one chunk with different row counts: {n}"
+    return [
+        {k: (a[i].tolist() if a.ndim == 2 else a[i].item()) for k, a in arrays.items()}
+        for i in range(n.pop())
+    ]

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow.parquet as pq
 import pytest
+from format_helpers import read_file_rows
 from hypothesis import given
 from hypothesis import strategies as st
 from strategies import (
@@ -160,32 +160,9 @@ def _read_csv(path: Path, schema: CollectionSchema, null_token: str) -> list[dic
     ]
 
 
-def _read_numpy(path: Path) -> list[dict[str, Any]]:
-    arrays = {p.name[: -len(".npy")]: np.load(p, allow_pickle=False) for p in path.iterdir()}
-    n = {len(a) for a in arrays.values()}
-    assert len(n) == 1, f"files of one chunk with different row counts: {n}"
-    return [
-        {k: (a[i].tolist() if a.ndim == 2 else a[i].item()) for k, a in arrays.items()}
-        for i in range(n.pop())
-    ]
-
-
 def read_back(fmt: str, path: Path, schema: CollectionSchema, null_token: str) -> list[dict[str, Any]]:
     """Decode one written file (or NumPy folder) with a reader that is not bulkwriter."""
-    if fmt == "parquet":
-        rows = pq.read_table(path).to_pylist()
-    elif fmt == "json":
-        document = json.loads(path.read_text(encoding="utf-8"))
-        assert list(document) == ["rows"]
-        rows = document["rows"]
-    elif fmt == "jsonl":
-        text = path.read_text(encoding="utf-8")
-        assert text == "" or text.endswith("\n")
-        rows = [json.loads(line) for line in text.split("\n")[:-1]]
-    elif fmt == "csv":
-        rows = _read_csv(path, schema, null_token)
-    else:
-        rows = _read_numpy(path)
+    rows = read_file_rows(fmt, path, lambda p: _read_csv(p, schema, null_token))
     columns: list[tuple[str, FieldSchema | None]] = [(f.name, f) for f in schema.input_fields]
     if schema.enable_dynamic_field:
         columns.append((META, None))

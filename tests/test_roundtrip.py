@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from format_helpers import read_file_rows
 
 import bulkwriter
 from bulkwriter import CollectionSchema, DataType, FieldSchema
@@ -118,24 +119,13 @@ def decode_cell(name: str, value: Any) -> Any:
 
 
 def read_back(fmt: str, path: Path, names: list[str]) -> list[dict[str, Any]]:
-    if fmt == "parquet":
-        rows = pq.read_table(path).to_pylist()
-    elif fmt == "json":
-        document = json.loads(path.read_text(encoding="utf-8"))
-        assert list(document) == ["rows"]
-        rows = document["rows"]
-    elif fmt == "jsonl":
-        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line]
-    elif fmt == "csv":
-        with path.open(newline="", encoding="utf-8") as fh:
-            rows = _csv_rows(list(csv.DictReader(fh)))
-    else:
-        arrays = {p.stem: np.load(p, allow_pickle=False) for p in path.iterdir()}
-        rows = [
-            {k: (a[i].tolist() if a.ndim == 2 else a[i].item()) for k, a in arrays.items()}
-            for i in range(len(next(iter(arrays.values()))))
-        ]
+    rows = read_file_rows(fmt, path, _read_csv)
     return [{name: decode_cell(name, row.get(name)) for name in [*names, "$meta"]} for row in rows]
+
+
+def _read_csv(path: Path) -> list[dict[str, Any]]:
+    with path.open(newline="", encoding="utf-8") as fh:
+        return _csv_rows(list(csv.DictReader(fh)))
 
 
 def _csv_rows(raw: list[dict[str, str]]) -> list[dict[str, Any]]:
