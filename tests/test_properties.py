@@ -183,10 +183,13 @@ def format_conflict(
 
     CSV: a VarChar holding CR LF (Milvus's reader turns it into LF), or the null token ``\\N``
     as the value of a field that accepts nulls. NumPy: text ending in NUL (``<U`` drops it).
+    A missing or null cell of a field with a default value holds the default (what is written).
     """
     for i, row in enumerate(rows):
         for f in schema.input_fields:
             value = row.get(f.name)
+            if value is None and f.default_value is not None:
+                value = f.default_value
             if f.dtype is not DataType.VARCHAR or not isinstance(value, str):
                 continue
             if fmt == "csv" and "\r\n" in value:
