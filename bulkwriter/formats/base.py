@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 
 from bulkwriter.errors import FieldError
+from bulkwriter.filedata import FileData, data_size
 from bulkwriter.schema.collection import CollectionSchema
 
 __all__ = ["ESTIMATE_SAMPLE_ROWS", "EncodedPart", "Encoder", "FormatOptions"]
@@ -63,21 +64,21 @@ class EncodedPart:
 
     Attributes
     ----------
-    files : tuple of (str, bytes)
+    files : tuple of (str, FileData)
         ``(name, data)`` pairs. For single-file formats one pair whose name is ``""`` (the
         part itself is the file); for NumPy one ``<field>.npy`` per column inside the part's
-        folder.
+        folder. ``data`` is ``bytes`` or a tuple of pieces (see :data:`bulkwriter.filedata.FileData`).
     rows : int
         Rows in the chunk.
     """
 
-    files: tuple[tuple[str, bytes], ...]
+    files: tuple[tuple[str, FileData], ...]
     rows: int
 
     @property
     def nbytes(self) -> int:
         """Total encoded bytes of the chunk (what lands on storage)."""
-        return sum(len(data) for _, data in self.files)
+        return sum(data_size(data) for _, data in self.files)
 
 
 class Encoder(ABC):

@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
-from numpy.lib.format import header_data_from_array_1_0, write_array_header_1_0
+from numpy.lib.format import dtype_to_descr, write_array_header_1_0
 
 from bulkwriter.errors import FieldError, FormatError, ValidationError
 from bulkwriter.formats._rows import to_array, vector_matrix
@@ -99,18 +99,30 @@ def _trailing_nul_errors(name: str, arr: pa.Array) -> list[FieldError]:
     ]
 
 
-def _npy_bytes(array: npt.NDArray[Any]) -> bytes:
-    """The ``.npy`` file of ``array``: the bytes ``numpy.save`` writes, data copied once.
+def _npy_pieces(parts: list[npt.NDArray[Any]]) -> tuple[bytes | memoryview, ...]:
+    """The ``.npy`` file of the rows of ``parts`` stacked: what ``numpy.save`` writes, uncopied.
 
-    Format 1.0 header (``numpy.lib.format``) and the C-order data; never pickled (object
-    arrays cannot reach here: every column has a fixed-width dtype).
+    Parameters
+    ----------
+    parts : list of numpy.ndarray
+        Consecutive row blocks of one column, all of one fixed-width dtype and the same
+        trailing shape (e.g. ``(rows_i, dim)`` float32 per chunk); at least one.
+
+    Returns
+    -------
+    tuple of bytes and memoryview
+        The format 1.0 header (``numpy.lib.format``) for the stacked shape, then each block's
+        C-order bytes: no block is copied unless it was not C-contiguous. Never pickled
+        (object arrays cannot reach here: every column has a fixed-width dtype).
     """
-    if array.dtype.hasobject:  # pragma: no cover - no schema type maps to an object dtype
+    first = parts[0]
+    if first.dtype.hasobject:  # pragma: no cover - no schema type maps to an object dtype
         raise TypeError("object arrays are never written (they would need pickle)")
-    array = np.ascontiguousarray(array)
+    shape = (sum(len(p) for p in parts), *first.shape[1:])
     header = io.BytesIO()
-    write_array_header_1_0(header, header_data_from_array_1_0(array))
-    return b"".join((header.getvalue(), array.reshape(-1).view(np.uint8).data))
+    write_array_header_1_0(header, {"descr": dtype_to_descr(first.dtype), "fortran_order": False, "shape": shape})
+    blocks = [np.ascontiguousarray(p).reshape(-1).view(np.uint8).data for p in parts if p.size]
+    return (header.getvalue(), *blocks)
 
 
 class NumpyEncoder(Encoder):
@@ -178,24 +190,35 @@ class NumpyEncoder(Encoder):
         dtype = np.dtype(f"<U{_max_chars(arr)}")
         return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=dtype).reshape(len(arr))
 
-    def _field_array(self, field: FieldSchema, arr: pa.Array) -> npt.NDArray[Any]:
-        if field.dtype in _TEXT_TYPES:
-            return self._text_array(field.name, arr)
-        if field.dtype in _VECTOR_DTYPES:
-            matrix = vector_matrix(field, arr, decode_half=False)
-            return np.ascontiguousarray(matrix, dtype=_VECTOR_DTYPES[field.dtype])
-        values = arr.to_numpy(zero_copy_only=False)
-        return np.ascontiguousarray(values, dtype=_SCALAR_DTYPES[field.dtype])
+    def _field_parts(self, field: FieldSchema, column: pa.ChunkedArray) -> list[npt.NDArray[Any]]:
+        """The column as NumPy row blocks, one per Arrow chunk where that needs no copy.
 
-    def arrays(self, table: pa.Table) -> list[tuple[str, npt.NDArray[Any]]]:
-        """Return ``(file name, array)`` pairs of a canonical chunk, before serialisation."""
+        Vectors and scalars stay per chunk (zero-copy views of the Arrow buffers where the
+        dtype matches); text becomes one ``<U{n}`` array, as ``n`` is the longest value of
+        the whole column.
+        """
+        if field.dtype in _TEXT_TYPES:
+            return [self._text_array(field.name, to_array(column))]
+        chunks = column.chunks or [pa.array([], type=column.type)]
+        if field.dtype in _VECTOR_DTYPES:
+            dtype = _VECTOR_DTYPES[field.dtype]
+            return [np.asarray(vector_matrix(field, c, decode_half=False), dtype=dtype) for c in chunks]
+        dtype = _SCALAR_DTYPES[field.dtype]
+        return [np.asarray(c.to_numpy(zero_copy_only=False), dtype=dtype) for c in chunks]
+
+    def column_parts(self, table: pa.Table) -> list[tuple[str, list[npt.NDArray[Any]]]]:
+        """Return ``(file name, row blocks)`` pairs of a canonical chunk, before serialisation.
+
+        Stacking a file's blocks gives its array: shape (N,) for scalars and text, (N, width)
+        for vectors (see the class docstring for dtypes).
+        """
         out = [
-            (f"{field.name}.npy", self._field_array(field, to_array(table.column(field.name))))
+            (f"{field.name}.npy", self._field_parts(field, table.column(field.name)))
             for field in self.schema.input_fields
         ]
         if self.schema.enable_dynamic_field:
             meta = to_array(table.column(DYNAMIC_FIELD))
-            out.append((f"{DYNAMIC_FIELD}.npy", self._text_array(DYNAMIC_FIELD, meta)))
+            out.append((f"{DYNAMIC_FIELD}.npy", [self._text_array(DYNAMIC_FIELD, meta)]))
         return out
 
     def encode(self, table: pa.Table) -> EncodedPart:
@@ -209,7 +232,9 @@ class NumpyEncoder(Encoder):
         Returns
         -------
         EncodedPart
-            One ``("<field>.npy", bytes)`` pair per input field, then ``("$meta.npy", ...)``.
+            One ``("<field>.npy", pieces)`` pair per input field, then ``("$meta.npy", ...)``;
+            each file's pieces are its header and its column's buffers, uncopied where the
+            Arrow chunk already holds the exact dtype (``bulkwriter.filedata``).
 
         Raises
         ------
@@ -217,7 +242,7 @@ class NumpyEncoder(Encoder):
             A VarChar, JSON or ``$meta`` value ends in a NUL character, which ``<U`` arrays
             cannot keep (code ``numpy_trailing_nul``; row is the index within the table).
         """
-        files = tuple((name, _npy_bytes(array)) for name, array in self.arrays(table))
+        files = tuple((name, _npy_pieces(parts)) for name, parts in self.column_parts(table))
         return EncodedPart(files=files, rows=table.num_rows)
 
     def estimate_bytes_per_row(self, table: pa.Table) -> float:

@@ -42,6 +42,7 @@ from fsspec.asyn import AsyncFileSystem
 from fsspec.implementations.local import LocalFileSystem
 
 from bulkwriter.errors import CommitError, DestinationExistsError, StorageError
+from bulkwriter.filedata import FileData, data_bytes, data_size, pieces
 from bulkwriter.result import WrittenFile
 from bulkwriter.storage.location import Location, resolve
 from bulkwriter.storage.retry import RetryPolicy, call
@@ -65,21 +66,28 @@ def _has_own_pipe_file(fs: fsspec.AbstractFileSystem) -> bool:
     return getattr(cls, "pipe_file", None) is not getattr(fsspec.AbstractFileSystem, "pipe_file", None)
 
 
-def upload_bytes(fs: fsspec.AbstractFileSystem, path: str, data: bytes) -> None:
+def upload_bytes(fs: fsspec.AbstractFileSystem, path: str, data: FileData) -> None:
     """Store ``data`` as the object ``path`` so that it becomes visible only when complete.
 
-    Uses the backend's ``pipe_file`` where it has one (s3fs, gcsfs, adlfs, memory) and on
-    local disks.
-    Otherwise opens the file, writes, and on error calls ``discard()`` (best effort) and sets
-    ``closed`` so fsspec never commits the partial object, then re-raises.
+    ``data`` is ``bytes`` or a tuple of pieces (``bulkwriter.filedata.FileData``). Local
+    disks write the pieces in turn (no joined copy); object stores get one ``pipe_file`` of
+    the joined bytes where the backend has its own (s3fs, gcsfs, adlfs, memory).
+    Otherwise the file is opened and written, and on error ``discard()`` is called (best
+    effort) and ``closed`` set so fsspec never commits the partial object, then re-raised.
     """
-    if isinstance(fs, LocalFileSystem) or _has_own_pipe_file(fs):
-        # local: a partial file can only ever sit in staging, and a retry rewrites it whole
-        fs.pipe_file(path, data)
+    if isinstance(fs, LocalFileSystem):
+        # a partial file can only ever sit in staging, and a retry rewrites it whole
+        with fs.open(path, "wb") as local:
+            for piece in pieces(data):
+                local.write(piece)
+        return
+    if _has_own_pipe_file(fs):
+        fs.pipe_file(path, data_bytes(data))
         return
     f = fs.open(path, "wb")
     try:
-        f.write(data)
+        for piece in pieces(data):
+            f.write(piece)
     except BaseException:
         with contextlib.suppress(Exception):
             f.discard()
@@ -277,7 +285,7 @@ class StagedOutput:
         rel = [posixpath.join(name, i) for i in inner] if inner else [name]
         return self.location.written_file(name, rel, rows, nbytes)
 
-    def stage(self, name: str, files: Iterable[tuple[str, bytes]]) -> None:
+    def stage(self, name: str, files: Iterable[tuple[str, FileData]]) -> None:
         """Upload one part (a file, or a folder of files) under the staging folder.
 
         Each object is uploaded whole as soon as it is given (memory: one object), retried
@@ -287,8 +295,9 @@ class StagedOutput:
         ----------
         name : str
             Part name, e.g. ``part-00000.parquet`` or ``part-00000`` (NumPy folder).
-        files : iterable of (str, bytes)
-            ``("", data)`` for a single file; ``(file name, data)`` pairs for a folder.
+        files : iterable of (str, FileData)
+            ``("", data)`` for a single file; ``(file name, data)`` pairs for a folder;
+            ``data`` is ``bytes`` or pieces written one after another.
 
         Raises
         ------
@@ -302,13 +311,13 @@ class StagedOutput:
             rel = posixpath.join(name, inner) if inner else name
             path = posixpath.join(self.staging, rel)
 
-            def put(path: str = path, data: bytes = data) -> None:
+            def put(path: str = path, data: FileData = data) -> None:
                 if self.location.is_local:
                     self.fs.makedirs(posixpath.dirname(path), exist_ok=True)
                 upload_bytes(self.fs, path, data)
 
             try:
-                self._call(put, f"upload {rel} ({len(data):,} bytes)")
+                self._call(put, f"upload {rel} ({data_size(data):,} bytes)")
             except StorageError as exc:
                 self._failed = str(exc)
                 self.abort()
