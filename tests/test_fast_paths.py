@@ -183,3 +183,32 @@ def test_lone_surrogate_in_a_dynamic_key_is_named() -> None:
     with pytest.raises(ValidationError) as info:
         rows_to_batch(rows, SCHEMA)
     assert [(e.field, e.row) for e in info.value.errors] == [("s", 1)]
+
+
+def test_sliced_fixed_size_list_vectors_keep_rows_and_row_numbers() -> None:
+    """The fixed-size-list fast path honours the slice offset, and its errors name the row
+    within the slice; null elements and wrong widths still take the checked path."""
+    import numpy as np
+
+    schema = CollectionSchema(
+        [FieldSchema("id", DataType.INT64, is_primary=True), FieldSchema("vec", DataType.FLOAT_VECTOR, dim=2)]
+    )
+    values = np.arange(12, dtype=np.float32)
+    values[9] = np.nan  # row 4 of the full column, row 2 of the slice starting at 2
+    full = pa.FixedSizeListArray.from_arrays(pa.array(values), 2)
+
+    def check(vec: pa.Array) -> tuple[pa.RecordBatch, list[tuple[str, str, int | None, int | None]]]:
+        batch = pa.record_batch({"id": pa.array(range(len(vec)), pa.int64()), "vec": vec})
+        valid, errors = BatchValidator(schema).validate(batch)
+        return valid, [(e.code, e.field, e.row, e.element) for e in errors]
+
+    valid, errors = check(full.slice(0, 4))
+    assert errors == []
+    assert valid.column("vec").to_pylist() == [[0.0, 1.0], [2.0, 3.0], [4.0, 5.0], [6.0, 7.0]]
+    valid, errors = check(full.slice(1, 2))
+    assert errors == [] and valid.column("vec").to_pylist() == [[2.0, 3.0], [4.0, 5.0]]
+    assert check(full.slice(2))[1] == [("not_finite", "vec", 2, 1)]
+    with_null = pa.FixedSizeListArray.from_arrays(pa.array([1.0, None, 3.0, 4.0], pa.float32()), 2)
+    assert check(with_null)[1] == [("null_element", "vec", 0, None)]
+    wrong = pa.FixedSizeListArray.from_arrays(pa.array(np.arange(6, dtype=np.float32)), 3)
+    assert [e[:3] for e in check(wrong)[1]] == [("wrong_dim", "vec", 0), ("wrong_dim", "vec", 1)]

@@ -100,6 +100,13 @@ def conform_dense_vector(field: FieldSchema, arr: pa.Array) -> ColumnResult:
     ):
         return wrong_type(field, arr, f"{type_label(field)}: a list of numbers per row")
     width = _row_width(field, arr.type.value_type)
+    is_bytes = pa.types.is_uint8(arr.type.value_type)
+    if pa.types.is_fixed_size_list(arr.type) and arr.type.list_size == width and not arr.null_count:
+        # every row has the right length by type: only the values need checking
+        values = arr.flatten()  # the rows' values, offset applied (no copy)
+        if not values.null_count:
+            matrix = values.to_numpy(zero_copy_only=False).reshape(-1, width) if width else np.empty((0, 0))
+            return _from_matrix(field, arr, matrix, np.arange(len(arr)), is_bytes=is_bytes)
     valid = pc.is_valid(arr)
     lengths = pc.list_value_length(arr)
     bad_len = error_rows(pc.and_(valid, pc.not_equal(lengths, width)))
@@ -126,9 +133,7 @@ def conform_dense_vector(field: FieldSchema, arr: pa.Array) -> ColumnResult:
         return pa.nulls(len(arr), canonical_type(field)), errors
     valid_rows = error_rows(valid)
     matrix_values = flat.to_numpy(zero_copy_only=False).reshape(-1, width) if width else np.empty((0, 0))
-    return _from_matrix(
-        field, arr, matrix_values, valid_rows, is_bytes=pa.types.is_uint8(arr.type.value_type)
-    )
+    return _from_matrix(field, arr, matrix_values, valid_rows, is_bytes=is_bytes)
 
 
 def _from_binary(field: FieldSchema, arr: pa.Array) -> ColumnResult:
