@@ -206,7 +206,8 @@ def test_sliced_fixed_size_list_vectors_keep_rows_and_row_numbers() -> None:
     assert errors == []
     assert valid.column("vec").to_pylist() == [[0.0, 1.0], [2.0, 3.0], [4.0, 5.0], [6.0, 7.0]]
     valid, errors = check(full.slice(1, 2))
-    assert errors == [] and valid.column("vec").to_pylist() == [[2.0, 3.0], [4.0, 5.0]]
+    assert errors == []
+    assert valid.column("vec").to_pylist() == [[2.0, 3.0], [4.0, 5.0]]
     assert check(full.slice(2))[1] == [("not_finite", "vec", 2, 1)]
     with_null = pa.FixedSizeListArray.from_arrays(pa.array([1.0, None, 3.0, 4.0], pa.float32()), 2)
     assert check(with_null)[1] == [("null_element", "vec", 0, None)]

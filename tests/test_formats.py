@@ -267,7 +267,9 @@ def test_numpy_round_trip_dtypes_shapes(np_case: Case) -> None:
     assert part.rows == np_case.rows
     names = _column_names(np_case)
     assert [name for name, _ in part.files] == [f"{n}.npy" for n in names]
-    arrays = {name[:-4]: np.load(io.BytesIO(data_bytes(data)), allow_pickle=False) for name, data in part.files}
+    arrays = {
+        name[:-4]: np.load(io.BytesIO(data_bytes(data)), allow_pickle=False) for name, data in part.files
+    }
     n = np_case.rows
     expected = {
         "id": ("int64", (n,)),
@@ -315,7 +317,11 @@ def test_numpy_chunked_columns_are_written_uncopied_and_exact(np_case: Case, chu
     go out as views of the Arrow buffers (no joined copy)."""
     table = np_case.table
     if chunk_rows is not None:
-        batches = [b for start in range(0, table.num_rows, chunk_rows) for b in table.slice(start, chunk_rows).to_batches()]
+        batches = [
+            b
+            for start in range(0, table.num_rows, chunk_rows)
+            for b in table.slice(start, chunk_rows).to_batches()
+        ]
         table = pa.Table.from_batches(batches, schema=table.schema)
     encoder = get_encoder("numpy", np_case.schema, DEFAULT)
     whole = {name: data_bytes(data) for name, data in encoder.encode(np_case.table.combine_chunks()).files}
@@ -333,9 +339,13 @@ def test_numpy_chunked_columns_are_written_uncopied_and_exact(np_case: Case, chu
 def test_numpy_zero_rows_gives_valid_empty_files(np_case: Case) -> None:
     encoder = get_encoder("numpy", np_case.schema, DEFAULT)
     part = encoder.encode(np_case.table.slice(0, 0))
-    arrays = {name[:-4]: np.load(io.BytesIO(data_bytes(data)), allow_pickle=False) for name, data in part.files}
-    assert arrays["fv"].shape == (0, 4) and arrays["fv"].dtype == np.float32
-    assert arrays["id"].shape == (0,) and arrays["id"].dtype == np.int64
+    arrays = {
+        name[:-4]: np.load(io.BytesIO(data_bytes(data)), allow_pickle=False) for name, data in part.files
+    }
+    assert arrays["fv"].shape == (0, 4)
+    assert arrays["fv"].dtype == np.float32
+    assert arrays["id"].shape == (0,)
+    assert arrays["id"].dtype == np.int64
 
 
 def test_numpy_empty_strings_and_estimate(np_case: Case) -> None:

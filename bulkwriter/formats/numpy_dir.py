@@ -120,7 +120,9 @@ def _npy_pieces(parts: list[npt.NDArray[Any]]) -> tuple[bytes | memoryview, ...]
         raise TypeError("object arrays are never written (they would need pickle)")
     shape = (sum(len(p) for p in parts), *first.shape[1:])
     header = io.BytesIO()
-    write_array_header_1_0(header, {"descr": dtype_to_descr(first.dtype), "fortran_order": False, "shape": shape})
+    write_array_header_1_0(
+        header, {"descr": dtype_to_descr(first.dtype), "fortran_order": False, "shape": shape}
+    )
     blocks = [np.ascontiguousarray(p).reshape(-1).view(np.uint8).data for p in parts if p.size]
     return (header.getvalue(), *blocks)
 
