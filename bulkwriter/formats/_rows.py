@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from bulkwriter.errors import FieldError, ValidationError, short_repr
+from bulkwriter.gcpause import gc_paused
 from bulkwriter.schema.collection import DYNAMIC_FIELD, CollectionSchema
 from bulkwriter.schema.field import FieldSchema
 from bulkwriter.schema.types import DataType
@@ -365,17 +366,18 @@ def build_rows(
     if meta_object is None:
         meta_object = DYNAMIC_KEYS_IN_META
     names = [f.name for f in schema.input_fields]
-    columns = [column_json_values(f, table.column(f.name)) for f in schema.input_fields]
     has_meta = schema.enable_dynamic_field and DYNAMIC_FIELD in table.column_names
-    if has_meta and meta_object:
-        names.append(DYNAMIC_FIELD)
-        columns.append(column_json_values(None, table.column(DYNAMIC_FIELD)))
-    rows = [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
-    if has_meta and not meta_object:
-        metas: list[str | None] = (
-            to_array(table.column(DYNAMIC_FIELD)).to_numpy(zero_copy_only=False).tolist()
-        )
-        _spread_meta(rows, metas, {f.name for f in schema.fields})
+    with gc_paused():  # a dict (and lists) per row, no cycles: see bulkwriter.gcpause
+        columns = [column_json_values(f, table.column(f.name)) for f in schema.input_fields]
+        if has_meta and meta_object:
+            names.append(DYNAMIC_FIELD)
+            columns.append(column_json_values(None, table.column(DYNAMIC_FIELD)))
+        rows = [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
+        if has_meta and not meta_object:
+            metas: list[str | None] = (
+                to_array(table.column(DYNAMIC_FIELD)).to_numpy(zero_copy_only=False).tolist()
+            )
+            _spread_meta(rows, metas, {f.name for f in schema.fields})
     return rows
 
 
