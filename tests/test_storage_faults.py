@@ -416,3 +416,52 @@ def test_storage_options_and_filesystem_together_are_refused(remote_store: Store
             storage_options=remote_store.options,
             filesystem=remote_store.fs,
         )
+
+
+def test_local_piecewise_write_failing_midway_is_retried_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """NumPy files reach a local disk as pieces (header, then column buffers): a write that
+    dies after the first piece leaves a truncated staged file, and the retry rewrites it whole."""
+    import fsspec
+    import numpy as np
+
+    fs = fsspec.filesystem("file")
+    real_open = fs.open
+    failures: list[str] = []
+
+    class DiesAfterOnePiece:
+        def __init__(self, f: Any) -> None:
+            self.f, self.pieces = f, 0
+
+        def __enter__(self) -> DiesAfterOnePiece:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self.f.close()
+
+        def write(self, piece: Any) -> int:
+            self.pieces += 1
+            if self.pieces > 1:
+                raise Flaky._reset()  # a transient error (connection reset: e.g. a network mount)
+            written: int = self.f.write(piece)
+            return written
+
+    def flaky_open(path: str, mode: str = "rb", **kwargs: Any) -> Any:
+        f = real_open(path, mode, **kwargs)
+        if mode == "wb" and path.endswith("vec.npy") and len(failures) < 2:
+            failures.append(path)
+            return DiesAfterOnePiece(f)
+        return f
+
+    monkeypatch.setattr(fs, "open", flaky_open)
+    result = bulkwriter.write(
+        columns(30), str(tmp_path / "out"), schema=SCHEMA, format="numpy", filesystem=fs, retry=FAST
+    )
+    assert len(failures) == 2
+    assert result.rows_written == 30
+    folder = tmp_path / "out" / "part-00000"
+    expected = columns(30)
+    np.testing.assert_array_equal(np.load(folder / "vec.npy", allow_pickle=False), expected["vec"])
+    np.testing.assert_array_equal(np.load(folder / "id.npy", allow_pickle=False), expected["id"])
+    assert not list(tmp_path.glob(f"{STAGING_DIR}*"))
