@@ -91,6 +91,9 @@ def _timed(prepare: Callable[[], Callable[[], Result]]) -> Result:
     _preload()
     run = prepare()
     gc.collect()
+    # flush what earlier cases wrote (and deleted: the disk is mounted with discard), so a
+    # case does not pay for its predecessor's writeback
+    os.sync()
     base, prep_peak = _rss_mib(), _peak_rss_mib()
     start = time.perf_counter()
     result = run()
