@@ -11,25 +11,56 @@ from typing import TypeAlias
 
 __all__ = ["FileData", "data_bytes", "data_size", "pieces"]
 
-#: The content of one encoded file: one ``bytes`` object, or pieces (``bytes`` or C-contiguous
-#: byte ``memoryview`` s) that make the file when written one after another. Pieces let an
-#: encoder hand over column buffers without joining them into one more copy (NumPy): a local
-#: disk writes them in turn, an object store gets them joined once (:func:`data_bytes`).
+#: The content of one encoded file: one ``bytes`` object, or a tuple of pieces (``bytes`` or
+#: C-contiguous ``memoryview`` s of unsigned bytes) that make the file when written one after
+#: another, in order.
 FileData: TypeAlias = bytes | tuple[bytes | memoryview, ...]
 
 
+def pieces(data: FileData) -> tuple[bytes | memoryview, ...]:
+    """Return ``data`` as its pieces, in file order.
+
+    Parameters
+    ----------
+    data : FileData
+        One file's content.
+
+    Returns
+    -------
+    tuple of bytes or memoryview
+        ``(data,)`` for a single ``bytes`` object, else ``data`` itself (nothing is copied).
+    """
+    return (data,) if isinstance(data, bytes) else data
+
+
 def data_size(data: FileData) -> int:
-    """Length of ``data`` in bytes (the file's size on storage)."""
-    if isinstance(data, bytes):
-        return len(data)
-    return sum(memoryview(piece).nbytes for piece in data)
+    """Return the size of the file ``data`` makes, in bytes (its size on storage).
+
+    Parameters
+    ----------
+    data : FileData
+        One file's content.
+
+    Returns
+    -------
+    int
+        The sum of the pieces' lengths in bytes.
+    """
+    return sum(memoryview(piece).nbytes for piece in pieces(data))
 
 
 def data_bytes(data: FileData) -> bytes:
-    """The whole file as one ``bytes`` object (pieces joined: one copy)."""
+    """Return the whole file as one ``bytes`` object.
+
+    Parameters
+    ----------
+    data : FileData
+        One file's content.
+
+    Returns
+    -------
+    bytes
+        ``data`` itself when it is already ``bytes``; otherwise the pieces joined (one copy of
+        the file, for backends that take a single buffer, e.g. ``pipe_file`` on object stores).
+    """
     return data if isinstance(data, bytes) else b"".join(data)
-
-
-def pieces(data: FileData) -> tuple[bytes | memoryview, ...]:
-    """``data`` as a tuple of pieces (a single ``bytes`` object is one piece)."""
-    return (data,) if isinstance(data, bytes) else data

@@ -404,8 +404,8 @@ class Writer:
         The chunk is a zero-copy slice of the pending batches (no second copy of up to a
         file's worth of rows); batches wholly inside it leave the pending list at once, so
         the memory they hold is the chunk's and is freed when the chunk has been encoded.
-        Encoders that need contiguous columns (NumPy, row JSON, CSV) combine each column's
-        chunks themselves; Parquet writes the chunks as they are.
+        Parquet writes the chunks as they are, NumPy writes fixed-width columns chunk by chunk,
+        and the text formats combine each column's chunks themselves.
         """
         table = pa.Table.from_batches(self._pending, schema=self._pending[0].schema)
         self._pending = []

@@ -186,8 +186,9 @@ def test_lone_surrogate_in_a_dynamic_key_is_named() -> None:
 
 
 def test_sliced_fixed_size_list_vectors_keep_rows_and_row_numbers() -> None:
-    """The fixed-size-list fast path honours the slice offset, and its errors name the row
-    within the slice; null elements and wrong widths still take the checked path."""
+    """A fixed-size-list column of the right width skips the length checks yet honours the
+    slice offset, and its errors name the row within the slice; null elements and wrong
+    widths are still reported."""
     import numpy as np
 
     schema = CollectionSchema(

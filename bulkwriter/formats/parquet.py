@@ -94,9 +94,10 @@ class ParquetEncoder(Encoder):
 
     Dictionary encoding is used for every column but the vectors (see
     :meth:`_dictionary_columns`). Row groups hold about ``options.parquet_row_group_bytes``
-    uncompressed bytes (estimated from the chunk's Arrow size per row), at most :data:`MAX_ROWS_PER_ROW_GROUP` rows;
-    compression is ``options.parquet_compression``. The bytes depend only on the input
-    (no timestamps), so encoding the same chunk twice gives identical files.
+    uncompressed bytes (estimated from the chunk's Arrow size per row), at most
+    :data:`MAX_ROWS_PER_ROW_GROUP` rows; compression is ``options.parquet_compression``. The
+    bytes depend only on the input (no timestamps), so encoding the same chunk twice gives
+    identical files.
 
     Raises
     ------

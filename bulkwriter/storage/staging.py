@@ -75,13 +75,16 @@ def upload_bytes(fs: fsspec.AbstractFileSystem, path: str, data: FileData) -> No
     Otherwise the file is opened and written, and on error ``discard()`` is called (best
     effort) and ``closed`` set so fsspec never commits the partial object, then re-raised.
     """
-    if isinstance(fs, LocalFileSystem) and not isinstance(data, bytes):
+    if isinstance(fs, LocalFileSystem):
         # a partial file can only ever sit in staging, and a retry rewrites it whole
-        with fs.open(path, "wb") as local:
-            for piece in data:
-                local.write(piece)
+        if isinstance(data, bytes):
+            fs.pipe_file(path, data)
+        else:
+            with fs.open(path, "wb") as local:
+                for piece in data:
+                    local.write(piece)
         return
-    if isinstance(fs, LocalFileSystem) or _has_own_pipe_file(fs):
+    if _has_own_pipe_file(fs):
         fs.pipe_file(path, data_bytes(data))
         return
     f = fs.open(path, "wb")

@@ -100,25 +100,22 @@ def conform_dense_vector(field: FieldSchema, arr: pa.Array) -> ColumnResult:
     ):
         return wrong_type(field, arr, f"{type_label(field)}: a list of numbers per row")
     width = _row_width(field, arr.type.value_type)
-    is_bytes = pa.types.is_uint8(arr.type.value_type)
     if pa.types.is_fixed_size_list(arr.type) and arr.type.list_size == width and not arr.null_count:
-        # every row has the right length by type: only the values need checking
-        values = arr.flatten()  # the rows' values, offset applied (no copy)
-        if not values.null_count:
-            matrix = values.to_numpy(zero_copy_only=False).reshape(-1, width) if width else np.empty((0, 0))
-            return _from_matrix(field, arr, matrix, np.arange(len(arr)), is_bytes=is_bytes)
-    valid = pc.is_valid(arr)
-    lengths = pc.list_value_length(arr)
-    bad_len = error_rows(pc.and_(valid, pc.not_equal(lengths, width)))
-    if len(bad_len):
-        errors = make_errors(
-            bad_len,
-            code="wrong_dim",
-            field=field.name,
-            expected=f"{width} values per row ({type_label(field)})",
-            got=lambda r: described(f"{lengths[r].as_py()} values"),
-        )
-        return pa.nulls(len(arr), canonical_type(field)), errors
+        valid_rows = np.arange(len(arr))  # every row present, and of the right length by type
+    else:
+        valid = pc.is_valid(arr)
+        lengths = pc.list_value_length(arr)
+        bad_len = error_rows(pc.and_(valid, pc.not_equal(lengths, width)))
+        if len(bad_len):
+            errors = make_errors(
+                bad_len,
+                code="wrong_dim",
+                field=field.name,
+                expected=f"{width} values per row ({type_label(field)})",
+                got=lambda r: described(f"{lengths[r].as_py()} values"),
+            )
+            return pa.nulls(len(arr), canonical_type(field)), errors
+        valid_rows = error_rows(valid)
     flat = pc.list_flatten(arr)
     if flat.null_count:
         parents = pc.list_parent_indices(arr).to_numpy()
@@ -131,9 +128,10 @@ def conform_dense_vector(field: FieldSchema, arr: pa.Array) -> ColumnResult:
             got=lambda r: cell(arr, r),
         )
         return pa.nulls(len(arr), canonical_type(field)), errors
-    valid_rows = error_rows(valid)
     matrix_values = flat.to_numpy(zero_copy_only=False).reshape(-1, width) if width else np.empty((0, 0))
-    return _from_matrix(field, arr, matrix_values, valid_rows, is_bytes=is_bytes)
+    return _from_matrix(
+        field, arr, matrix_values, valid_rows, is_bytes=pa.types.is_uint8(arr.type.value_type)
+    )
 
 
 def _from_binary(field: FieldSchema, arr: pa.Array) -> ColumnResult:
