@@ -1,14 +1,16 @@
 """Cutting validated rows into files with exact caps, and grouping files into import requests.
 
-Caps are exact because each chunk is encoded in memory before it is staged: a chunk whose
-encoding is larger than ``max_bytes_per_file`` is cut shorter and encoded again, so no file
-on storage ever exceeds the cap.
+Caps are exact because each chunk's size is known before it leaves staging: it is encoded in
+memory before it is staged, or (local Parquet) written into staging and measured there. A
+chunk larger than ``max_bytes_per_file`` is cut shorter and encoded again, so no file at the
+destination ever exceeds the cap.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import pyarrow as pa
 
@@ -21,6 +23,7 @@ __all__ = [
     "MILVUS_MAX_FILE_BYTES",
     "ChunkPolicy",
     "encode_within_cap",
+    "fit_within_cap",
     "group_import_entries",
 ]
 
@@ -33,6 +36,7 @@ MILVUS_MAX_FILE_BYTES = 16 * 2**30
 #: Most entries one Milvus import request takes (Milvus "Import Data": 1,024 files).
 MILVUS_FILES_PER_REQUEST = 1_024
 _SHRINK_MARGIN = 0.97
+T = TypeVar("T")
 
 
 @dataclass
@@ -59,16 +63,79 @@ class ChunkPolicy:
         candidates = [x for x in (self.max_rows, by_bytes) if x is not None]
         return min(candidates) if candidates else None
 
-    def learn(self, part: EncodedPart) -> None:
-        """Update the estimate from a chunk that was encoded."""
-        if part.rows:
-            self.bytes_per_row = part.nbytes / part.rows
+    def learn(self, rows: int, nbytes: int) -> None:
+        """Update the estimate from a chunk of ``rows`` rows that encoded to ``nbytes`` bytes."""
+        if rows:
+            self.bytes_per_row = nbytes / rows
+
+
+def fit_within_cap(
+    produce: Callable[[pa.Table], T],
+    size: Callable[[T], int],
+    table: pa.Table,
+    policy: ChunkPolicy,
+    first_row: int,
+) -> tuple[T, int, pa.Table]:
+    """Produce the file of as many leading rows of ``table`` as fit under ``policy.max_bytes``.
+
+    ``produce`` encodes a table (in memory, or into staging, where a second call for fewer
+    rows replaces the first file); when the result is over the cap, the rows are cut by the
+    measured overshoot (less 3%) and produced again. The policy learns the final bytes per row.
+
+    Parameters
+    ----------
+    produce : callable
+        ``produce(rows_table) -> result``: encodes (and possibly stages) the given rows.
+    size : callable
+        ``size(result) -> int``: the bytes the result puts on storage.
+    table : pyarrow.Table
+        The chunk's rows, in the canonical form.
+    policy : ChunkPolicy
+        The caps; its estimate is updated.
+    first_row : int
+        Position of the chunk's first row in the whole write (for the error).
+
+    Returns
+    -------
+    result : T
+        What ``produce`` returned for the rows that fit (at least one row).
+    rows : int
+        How many leading rows of ``table`` it holds.
+    rest : pyarrow.Table
+        The rows that did not fit (empty when all did).
+
+    Raises
+    ------
+    ValidationError
+        A single row encodes to more than ``max_bytes`` (code ``row_too_large``).
+    """
+    rows = table.num_rows
+    result = produce(table)
+    nbytes = size(result)
+    while policy.max_bytes is not None and nbytes > policy.max_bytes:
+        if rows == 1:
+            raise ValidationError(
+                [
+                    FieldError(
+                        "row_too_large",
+                        "*",
+                        first_row,
+                        f"a row that encodes to at most max_bytes_per_file={policy.max_bytes} bytes",
+                        f"{nbytes} bytes",
+                    )
+                ]
+            )
+        rows = max(1, min(rows - 1, int(rows * policy.max_bytes / nbytes * _SHRINK_MARGIN)))
+        result = produce(table.slice(0, rows))
+        nbytes = size(result)
+    policy.learn(rows, nbytes)
+    return result, rows, table.slice(rows)
 
 
 def encode_within_cap(
     encoder: Encoder, table: pa.Table, policy: ChunkPolicy, first_row: int
 ) -> tuple[EncodedPart, pa.Table]:
-    """Encode as many leading rows of ``table`` as fit under ``policy.max_bytes``.
+    """Encode, in memory, as many leading rows of ``table`` as fit under ``policy.max_bytes``.
 
     Returns
     -------
@@ -82,25 +149,12 @@ def encode_within_cap(
     ValidationError
         A single row encodes to more than ``max_bytes`` (code ``row_too_large``).
     """
-    rows = table.num_rows
-    part = encoder.encode(table)
-    while policy.max_bytes is not None and part.nbytes > policy.max_bytes:
-        if rows == 1:
-            raise ValidationError(
-                [
-                    FieldError(
-                        "row_too_large",
-                        "*",
-                        first_row,
-                        f"a row that encodes to at most max_bytes_per_file={policy.max_bytes} bytes",
-                        f"{part.nbytes} bytes",
-                    )
-                ]
-            )
-        rows = max(1, min(rows - 1, int(rows * policy.max_bytes / part.nbytes * _SHRINK_MARGIN)))
-        part = encoder.encode(table.slice(0, rows))
-    policy.learn(part)
-    return part, table.slice(rows)
+    part, _, rest = fit_within_cap(encoder.encode, _part_size, table, policy, first_row)
+    return part, rest
+
+
+def _part_size(part: EncodedPart) -> int:
+    return part.nbytes
 
 
 def group_import_entries(

@@ -34,6 +34,7 @@ from bulkwriter.rollover import (
     MILVUS_MAX_FILE_BYTES,
     ChunkPolicy,
     encode_within_cap,
+    fit_within_cap,
     group_import_entries,
 )
 from bulkwriter.schema.load import SchemaLike, as_schema
@@ -420,7 +421,19 @@ class Writer:
     def _encode_and_stage(
         self, chunk: pa.Table, name: str, first_row: int
     ) -> tuple[str, _PartInfo, pa.Table]:
-        """Encode ``chunk`` within the caps and stage it as ``name`` (runs on the worker)."""
+        """Encode ``chunk`` within the caps and stage it as ``name`` (runs on the worker).
+
+        Formats that can (Parquet) are written straight into a local staging folder as they
+        are encoded: no in-memory copy of the file, no second write of it. Otherwise the
+        chunk is encoded in memory and then staged.
+        """
+        if self._encoder.writes_to_stream and self._output.stages_locally:
+
+            def stage_rows(rows: pa.Table) -> int:
+                return self._output.stage_stream(name, partial(self._encoder.write_to, rows))
+
+            nbytes, rows, rest = fit_within_cap(stage_rows, int, chunk, self._policy, first_row)
+            return name, _PartInfo(("",), rows, nbytes), rest
         part, rest = encode_within_cap(self._encoder, chunk, self._policy, first_row)
         del chunk
         self._output.stage(name, part.files)

@@ -126,10 +126,11 @@ def test_storage_failure_on_the_worker_reaches_the_caller(
 ) -> None:
     from bulkwriter.storage.staging import StagedOutput
 
-    def broken(self: StagedOutput, name: str, files: Any) -> None:
+    def broken(self: StagedOutput, name: str, *args: Any) -> None:
         raise OSError("disk full (simulated)")
 
     monkeypatch.setattr(StagedOutput, "stage", broken)
+    monkeypatch.setattr(StagedOutput, "stage_stream", broken)  # local Parquet is written as encoded
     with pytest.raises(OSError, match="disk full"):
         bulkwriter.write(iter(batches(2000)), tmp_path / "o", schema=SCHEMA, workers=2, max_rows_per_file=300)
     assert not (tmp_path / "o").exists() or list((tmp_path / "o").iterdir()) == []

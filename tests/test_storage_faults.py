@@ -2,10 +2,11 @@
 
 Runs against moto S3, the GCS emulator and Azurite (``remote_store``) and, where the fault is
 local-disk agnostic, a local folder too. Faults are injected the deterministic way of the
-storage-emulator recipe §4a, adapted to how bulkwriter uploads: it stores each object with
-``fs.pipe_file``, so the flaky wrapper replaces ``pipe_file`` on the filesystem instance; a
-failing call first leaves a truncated object at the target (the worst a cut upload can do)
-and then raises ``ConnectionResetError`` wrapped the way backends wrap it.
+storage-emulator recipe §4a, adapted to how bulkwriter stores files: whole objects with
+``fs.pipe_file``, and local Parquet files through ``fs.open(path, "wb")`` as they are encoded,
+so the flaky wrapper replaces both on the filesystem instance; a failing call first leaves a
+truncated object at the target (the worst a cut upload can do) and then raises
+``ConnectionResetError`` wrapped the way backends wrap it.
 """
 
 from __future__ import annotations
@@ -77,23 +78,66 @@ class Flaky:
             err.__cause__ = cause
             return err
 
-    def __call__(self, path: str, value: bytes, **kwargs: Any) -> Any:
-        if MANIFEST_NAME in path:
-            return self.real(path, value, **kwargs)
+    def _fails(self) -> bool:
         self.calls += 1
         fail = self.failures < self.fail_first if self.ok_calls is None else self.calls > self.ok_calls
         if fail:
             self.failures += 1
-            self.real(path, value[: len(value) // 2])  # a truncated object lands at the target
-            raise self.error()
-        return self.real(path, value, **kwargs)
+        return fail
+
+    def __call__(self, path: str, value: bytes, **kwargs: Any) -> Any:
+        if MANIFEST_NAME in path:
+            return self.real(path, value, **kwargs)
+        self._inside = True  # fsspec's default pipe_file opens the file: count it once
+        try:
+            if self._fails():
+                self.real(path, value[: len(value) // 2])  # a truncated object lands at the target
+                raise self.error()
+            return self.real(path, value, **kwargs)
+        finally:
+            self._inside = False
+
+    def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Replace ``pipe_file`` and, for files written as they are encoded, ``open(.., "wb")``."""
+        real_open = self.fs.open
+        self._inside = False
+
+        def flaky_open(path: str, mode: str = "rb", **kwargs: Any) -> Any:
+            f = real_open(path, mode, **kwargs)
+            if mode != "wb" or self._inside or MANIFEST_NAME in path or not self._fails():
+                return f
+            return _CutAtFirstWrite(f, self.error)
+
+        monkeypatch.setattr(self.fs, "pipe_file", self)
+        monkeypatch.setattr(self.fs, "open", flaky_open)
+
+
+class _CutAtFirstWrite:
+    """A file whose first write stores half of its bytes, then fails (a cut upload)."""
+
+    def __init__(self, f: Any, error: Callable[[], BaseException]) -> None:
+        self.f, self.error = f, error
+
+    def __enter__(self) -> _CutAtFirstWrite:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.f.close()
+
+    def __getattr__(self, name: str) -> Any:  # closed, tell, ...: the real file's
+        return getattr(self.f, name)
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        self.f.write(view[: len(view) // 2])
+        raise self.error()
 
 
 def test_transient_failures_are_retried_to_a_complete_output(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     flaky = Flaky(store.fs, fail_first=2)
-    monkeypatch.setattr(store.fs, "pipe_file", flaky)
+    flaky.install(monkeypatch)
     result = bulkwriter.write(
         columns(30), store.path("out"), schema=SCHEMA, filesystem=store.fs, max_rows_per_file=10, retry=FAST
     )
@@ -111,7 +155,7 @@ def test_transient_failures_are_retried_to_a_complete_output(
 
 def test_persistent_failure_raises_and_leaves_nothing(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     flaky = Flaky(store.fs, ok_calls=2)  # two parts staged, then the store "goes down"
-    monkeypatch.setattr(store.fs, "pipe_file", flaky)
+    flaky.install(monkeypatch)
     t0 = time.monotonic()
     with pytest.raises(StorageError) as info:
         bulkwriter.write(
@@ -124,7 +168,8 @@ def test_persistent_failure_raises_and_leaves_nothing(store: Store, monkeypatch:
         )
     assert time.monotonic() - t0 < 10
     message = str(info.value)
-    assert "upload part-00002.parquet" in message
+    # "upload" an object; local Parquet is written ("write") into staging as it is encoded
+    assert ("write" if store.kind == "local" else "upload") + " part-00002.parquet" in message
     assert "still failing after 4 attempts" in message
     assert "/out" in message
     assert flaky.failures == 4

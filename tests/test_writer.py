@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pyarrow as pa
@@ -20,6 +21,7 @@ from bulkwriter import (
     Writer,
     WriterClosedError,
 )
+from bulkwriter.storage.staging import MANIFEST_NAME
 
 FORMATS = ["parquet", "json", "jsonl", "numpy", "csv"]
 SCHEMA = CollectionSchema(
@@ -73,10 +75,80 @@ def test_max_bytes_per_file_is_a_true_cap(tmp_path: Path, fmt: str) -> None:
     assert all(f.bytes > cap * 0.5 for f in result.files[:-1]), [f.bytes for f in result.files]
 
 
-def test_single_row_larger_than_cap_is_an_error(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("fmt", "cap"), [("json", 50), ("parquet", 500)])
+def test_single_row_larger_than_cap_is_an_error(tmp_path: Path, fmt: str, cap: int) -> None:
     with pytest.raises(ValidationError, match="row_too_large"):
-        bulkwriter.write(columns(3), tmp_path / "o", schema=SCHEMA, format="json", max_bytes_per_file=50)
+        bulkwriter.write(columns(3), tmp_path / "o", schema=SCHEMA, format=fmt, max_bytes_per_file=cap)
     assert visible(tmp_path / "o") == []
+    assert not list(tmp_path.glob(".bulkwriter-staging/*"))
+
+
+def test_local_parquet_is_written_as_encoded_and_rewritten_shorter_when_over_the_cap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Local Parquet goes straight into staging (write_to, never encode); a file found over the
+    cap on disk is rewritten with fewer rows under the same name (no trace of the first try)."""
+    from bulkwriter.formats.parquet import ParquetEncoder
+
+    streamed: list[int] = []
+    real_write_to = ParquetEncoder.write_to
+
+    def counting_write_to(self: ParquetEncoder, table: pa.Table, sink: BinaryIO) -> None:
+        streamed.append(table.num_rows)
+        real_write_to(self, table, sink)
+
+    def no_encode(self: ParquetEncoder, table: pa.Table) -> object:
+        raise AssertionError("a local Parquet part was encoded in memory")
+
+    # a far too small first estimate: the first chunk overshoots the cap and must be redone
+    monkeypatch.setattr(ParquetEncoder, "estimate_bytes_per_row", lambda self, table: 10.0)
+    monkeypatch.setattr(ParquetEncoder, "write_to", counting_write_to)
+    monkeypatch.setattr(ParquetEncoder, "encode", no_encode)
+    cap = 30_000
+    result = bulkwriter.write(columns(2000), tmp_path / "o", schema=SCHEMA, max_bytes_per_file=cap)
+    assert len(streamed) > len(result.files)  # at least one file was rewritten shorter
+    assert streamed[0] > result.files[0].rows
+    assert all(f.bytes <= cap for f in result.files), [f.bytes for f in result.files]
+    assert [Path(f.path).stat().st_size for f in result.files] == [f.bytes for f in result.files]
+    assert [pq.ParquetFile(f.path).metadata.num_rows for f in result.files] == [f.rows for f in result.files]
+    assert visible(tmp_path / "o") == sorted(
+        [MANIFEST_NAME] + [f"part-{i:05d}.parquet" for i in range(len(result.files))]
+    )
+    assert pq.read_table(tmp_path / "o").column("id").to_pylist() == list(range(2000))
+    assert not list(tmp_path.glob(".bulkwriter-staging/*"))
+
+
+def test_error_while_encoding_into_staging_is_raised_unchanged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug in encoding (not a disk error) is neither retried nor reported as a storage error."""
+    from bulkwriter.formats.parquet import ParquetEncoder
+
+    calls: list[int] = []
+
+    def broken(self: ParquetEncoder, table: pa.Table, sink: object) -> None:
+        calls.append(1)
+        raise ArithmeticError("encoder bug (simulated)")
+
+    monkeypatch.setattr(ParquetEncoder, "estimate_bytes_per_row", lambda self, table: 100.0)
+    monkeypatch.setattr(ParquetEncoder, "write_to", broken)
+    with pytest.raises(ArithmeticError, match="encoder bug"):
+        bulkwriter.write(columns(10), tmp_path / "o", schema=SCHEMA)
+    assert calls == [1]
+    assert visible(tmp_path / "o") == []
+    assert not list(tmp_path.glob(".bulkwriter-staging/*"))
+
+
+def test_stage_stream_is_for_local_disks_only() -> None:
+    import fsspec
+
+    from bulkwriter.errors import StorageError
+    from bulkwriter.storage.staging import StagedOutput
+
+    output = StagedOutput("memory://bucketless/o", filesystem=fsspec.filesystem("memory"))
+    assert not output.stages_locally
+    with pytest.raises(StorageError, match="local files only"):
+        output.stage_stream("part-00000.parquet", lambda sink: None)
 
 
 def test_import_batches_group_entries(tmp_path: Path) -> None:

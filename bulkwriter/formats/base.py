@@ -4,12 +4,16 @@ An encoder turns one validated chunk (a ``pyarrow.Table`` in the canonical form 
 :mod:`bulkwriter.schema.arrow`) into the bytes of one import file, or of one NumPy chunk
 folder. Encoding happens in memory, so the writer knows the exact size of what would land on
 storage before anything is written, and can make ``max_bytes_per_file`` an exact cap.
+Encoders that set :attr:`Encoder.writes_to_stream` can also write their file straight into an
+open binary file (:meth:`Encoder.write_to`): the writer uses that for local staging, where an
+over-cap file is measured on disk and rewritten shorter before it ever leaves staging.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 import pyarrow as pa
 
@@ -104,6 +108,8 @@ class Encoder(ABC):
     suffix: str = ""
     #: True when a part is a folder of files (NumPy).
     is_directory: bool = False
+    #: True when :meth:`write_to` writes the part's single file to a binary stream as it encodes.
+    writes_to_stream: bool = False
 
     def __init__(self, schema: CollectionSchema, options: FormatOptions) -> None:
         self.schema = schema
@@ -117,6 +123,27 @@ class Encoder(ABC):
     @abstractmethod
     def encode(self, table: pa.Table) -> EncodedPart:
         """Encode one validated chunk (canonical Arrow form) into file bytes."""
+
+    def write_to(self, table: pa.Table, sink: BinaryIO) -> None:
+        """Encode one validated chunk as one file written to ``sink`` as it is encoded.
+
+        Only for encoders whose :attr:`writes_to_stream` is True: the bytes written are exactly
+        those :meth:`encode` returns, without holding the whole file in memory.
+
+        Parameters
+        ----------
+        table : pyarrow.Table
+            Validated chunk in the canonical form (``bulkwriter.schema.arrow``).
+        sink : binary file object
+            Open for writing, at its start (``write`` and ``closed`` are used). Errors it
+            raises (e.g. ``OSError``) propagate unchanged.
+
+        Raises
+        ------
+        NotImplementedError
+            The format cannot stream (:attr:`writes_to_stream` is False).
+        """
+        raise NotImplementedError(f"the {self.name} encoder does not write to a stream")
 
     def check_rows(self, batch: pa.RecordBatch) -> list[FieldError]:
         """Find valid values this format cannot carry faithfully (rows relative to ``batch``).

@@ -7,7 +7,7 @@ prepare-source-data: Parquet; Milvus ``internal/util/importutilv2/parquet``.
 from __future__ import annotations
 
 import io
-from typing import Final
+from typing import BinaryIO, Final
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -87,7 +87,8 @@ def parquet_type(field: FieldSchema, options: FormatOptions) -> pa.DataType:
 class ParquetEncoder(Encoder):
     """Encode chunks as Parquet files (Milvus docs, prepare-source-data: Parquet).
 
-    One file per chunk, written with ``pyarrow.parquet.ParquetWriter`` into memory.
+    One file per chunk, written with ``pyarrow.parquet.ParquetWriter`` into memory
+    (:meth:`encode`) or straight into an open file (:meth:`write_to`, used for local staging).
     Columns are the schema's input fields in collection order, then ``$meta`` (``string``,
     a JSON object per row) when the dynamic field is on (``target-formats.md`` §4: early 2.4
     releases matched columns by position). Column types: see :func:`parquet_type`.
@@ -110,6 +111,7 @@ class ParquetEncoder(Encoder):
     name = "parquet"
     suffix = ".parquet"
     is_directory = False
+    writes_to_stream = True
 
     def check_schema(self) -> None:
         """Refuse target versions without Parquet import or a field type, and unknown codecs."""
@@ -178,8 +180,29 @@ class ParquetEncoder(Encoder):
         target = int(self.options.parquet_row_group_bytes // per_row)
         return max(1, min(target, MAX_ROWS_PER_ROW_GROUP))
 
+    def write_to(self, table: pa.Table, sink: BinaryIO) -> None:
+        """Encode one canonical chunk as one Parquet file written to ``sink`` page by page.
+
+        Parameters
+        ----------
+        table : pyarrow.Table
+            Validated chunk in the canonical form (``bulkwriter.schema.arrow``).
+        sink : binary file object
+            Open for writing; pyarrow calls its ``write`` as pages and row groups are done,
+            and errors it raises propagate unchanged.
+        """
+        out = self.to_arrow(table)
+        compression = self.options.parquet_compression.lower()
+        with pq.ParquetWriter(
+            pa.PythonFile(sink, mode="w"),
+            out.schema,
+            compression=compression,
+            use_dictionary=self._dictionary_columns(),
+        ) as writer:
+            writer.write_table(out, row_group_size=self._row_group_rows(out))
+
     def encode(self, table: pa.Table) -> EncodedPart:
-        """Encode one canonical chunk into the bytes of one Parquet file.
+        """Encode one canonical chunk into the bytes of one Parquet file (in memory).
 
         Parameters
         ----------
@@ -191,15 +214,7 @@ class ParquetEncoder(Encoder):
         EncodedPart
             One ``("", bytes)`` file and the row count.
         """
-        out = self.to_arrow(table)
         # io.BytesIO hands its buffer over on getvalue() (no copy): one file's bytes in memory
         buffer = io.BytesIO()
-        sink = pa.PythonFile(buffer, mode="w")
-        compression = self.options.parquet_compression.lower()
-        with pq.ParquetWriter(
-            sink, out.schema, compression=compression, use_dictionary=self._dictionary_columns()
-        ) as writer:
-            writer.write_table(out, row_group_size=self._row_group_rows(out))
-        del out
-        data = buffer.getvalue()
-        return EncodedPart(files=(("", data),), rows=table.num_rows)
+        self.write_to(table, buffer)
+        return EncodedPart(files=(("", buffer.getvalue()),), rows=table.num_rows)

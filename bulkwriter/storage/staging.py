@@ -34,14 +34,14 @@ import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from functools import partial
-from typing import Any, Literal, TypeVar
+from typing import Any, BinaryIO, Literal, TypeVar
 
 import fsspec
 import orjson
 from fsspec.asyn import AsyncFileSystem
 from fsspec.implementations.local import LocalFileSystem
 
-from bulkwriter.errors import CommitError, DestinationExistsError, StorageError
+from bulkwriter.errors import BulkWriterError, CommitError, DestinationExistsError, StorageError
 from bulkwriter.filedata import FileData, data_bytes, data_size, pieces
 from bulkwriter.result import WrittenFile
 from bulkwriter.storage.location import Location, resolve
@@ -64,6 +64,14 @@ def _has_own_pipe_file(fs: fsspec.AbstractFileSystem) -> bool:
     if isinstance(fs, AsyncFileSystem):
         return getattr(cls, "_pipe_file", None) is not getattr(AsyncFileSystem, "_pipe_file", None)
     return getattr(cls, "pipe_file", None) is not getattr(fsspec.AbstractFileSystem, "pipe_file", None)
+
+
+class _ProducerError(BulkWriterError):
+    """Carries an error the file's producer raised (not its sink) through the retry loop."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 def upload_bytes(fs: fsspec.AbstractFileSystem, path: str, data: FileData) -> None:
@@ -327,6 +335,75 @@ class StagedOutput:
                 raise
             self._staged_files.append(rel)
         self._staged.append(name)
+
+    @property
+    def stages_locally(self) -> bool:
+        """True when staged files go to a local disk (:meth:`stage_stream` can be used)."""
+        return self.location.is_local
+
+    def stage_stream(self, name: str, write: Callable[[BinaryIO], None]) -> int:
+        """Stage a single-file part by letting ``write`` fill the staged file; return its size.
+
+        Local destinations only (:attr:`stages_locally`): the file is opened in the staging
+        folder and written as it is encoded, so the part is never held whole in memory.
+        Staging ``name`` again replaces the file (how an over-cap file is rewritten shorter).
+        A transient error of the disk (see :func:`~bulkwriter.storage.is_transient`) reopens
+        the file and runs ``write`` again from the start, as :meth:`stage` retries a whole
+        object; a permanent one removes everything staged, as :meth:`stage` does.
+
+        Parameters
+        ----------
+        name : str
+            Part name, e.g. ``part-00000.parquet``.
+        write : callable
+            ``write(sink)`` writes the whole file to the binary file object ``sink``; it may
+            be called more than once (each call must write the same bytes).
+
+        Returns
+        -------
+        int
+            The size of the staged file, bytes.
+
+        Raises
+        ------
+        StorageError
+            Writing failed for good; everything staged so far is removed and this output can
+            no longer be committed.
+        Exception
+            Whatever ``write`` raises that is not an ``OSError`` (an encoding error) propagates
+            unchanged, without retries; the partial file stays in staging until
+            :meth:`abort`.
+        """
+        if not self.stages_locally:
+            raise StorageError(f"stage_stream writes local files only, not {self.url!r}")
+        if self._failed is not None:
+            raise StorageError(f"staging to {self.url!r} already failed: {self._failed}")
+        path = posixpath.join(self.staging, name)
+
+        def put() -> int:
+            self.fs.makedirs(posixpath.dirname(path), exist_ok=True)
+            with self.fs.open(path, "wb") as sink:
+                try:
+                    write(sink)
+                except OSError:
+                    raise
+                except Exception as exc:
+                    raise _ProducerError(exc) from exc
+                size: int = sink.tell()
+            return size
+
+        try:
+            size = self._call(put, f"write {name}")
+        except _ProducerError as exc:
+            raise exc.error from None
+        except StorageError as exc:
+            self._failed = str(exc)
+            self.abort()
+            raise
+        if name not in self._staged:
+            self._staged_files.append(name)
+            self._staged.append(name)
+        return size
 
     def commit(self, manifest: dict[str, Any]) -> None:
         """Put staged parts in place, then write ``manifest`` last (see the module docstring).
