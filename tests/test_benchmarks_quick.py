@@ -60,3 +60,33 @@ def test_quick_benchmark_runs_and_verifies(tmp_path: Path) -> None:
     # quick mode runs bulkwriter with workers=1 and 2 and reports the speedup
     assert {c["threads"] for c in ran if c["writer"] == "bulkwriter"} == {1, 2}
     assert any("x_1_thread" in c for c in ran if c["threads"] == 2)
+
+
+@pytest.mark.timeout(300)
+def test_parallel_ceiling_script_runs(tmp_path: Path) -> None:
+    """The two-thread ceiling script (raw write_table, 2 files at once vs in turn) runs and reports."""
+    results = tmp_path / "ceiling.json"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "benchmarks" / "parallel_ceiling.py"),
+            "--rows",
+            "2000",
+            "--repeat",
+            "1",
+            "--json",
+            str(results),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=REPO,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    document = json.loads(results.read_text())
+    assert document["rows"] == 2000
+    assert document["file_bytes"] > 2000 * 768 * 4  # a real file of 2,000 768-d vectors
+    assert document["sequential_s"] > 0
+    assert document["parallel_s"] > 0
+    assert document["speedup"] == pytest.approx(document["sequential_s"] / document["parallel_s"])
+    assert "speedup" in proc.stdout
