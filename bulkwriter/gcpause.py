@@ -3,8 +3,9 @@
 Building one dict (and often a list) per row for orjson allocates hundreds of thousands of
 container objects per file; each allocation burst triggers collections that walk every
 tracked object, which cost 30-40% of building the rows of a 100k-row chunk on the reference
-machine (debian sample: 1.04 s with the collector on, 0.75 s paused here). The containers hold no reference cycles (values are numbers, strings,
-NumPy views and orjson fragments), so nothing is lost by collecting after the build instead.
+machine (debian sample: 1.04 s with the collector on, 0.75 s paused here). The containers
+hold no reference cycles (values are numbers, strings, NumPy views and orjson fragments), so
+nothing is lost by collecting after the build instead.
 The Python documentation describes disabling the collector for exactly this case (``gc``
 module: "you can disable the collector if you are sure your program does not create
 reference cycles").

@@ -15,14 +15,12 @@ from typing import TypeVar
 import pyarrow as pa
 
 from bulkwriter.errors import FieldError, ValidationError
-from bulkwriter.formats.base import EncodedPart, Encoder
 
 __all__ = [
     "DEFAULT_MAX_BYTES_PER_FILE",
     "MILVUS_FILES_PER_REQUEST",
     "MILVUS_MAX_FILE_BYTES",
     "ChunkPolicy",
-    "encode_within_cap",
     "fit_within_cap",
     "group_import_entries",
 ]
@@ -130,31 +128,6 @@ def fit_within_cap(
         nbytes = size(result)
     policy.learn(rows, nbytes)
     return result, rows, table.slice(rows)
-
-
-def encode_within_cap(
-    encoder: Encoder, table: pa.Table, policy: ChunkPolicy, first_row: int
-) -> tuple[EncodedPart, pa.Table]:
-    """Encode, in memory, as many leading rows of ``table`` as fit under ``policy.max_bytes``.
-
-    Returns
-    -------
-    part : EncodedPart
-        The encoded chunk (at least one row).
-    rest : pyarrow.Table
-        The rows that did not fit (empty when all did).
-
-    Raises
-    ------
-    ValidationError
-        A single row encodes to more than ``max_bytes`` (code ``row_too_large``).
-    """
-    part, _, rest = fit_within_cap(encoder.encode, _part_size, table, policy, first_row)
-    return part, rest
-
-
-def _part_size(part: EncodedPart) -> int:
-    return part.nbytes
 
 
 def group_import_entries(

@@ -14,6 +14,7 @@ import posixpath
 from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
+from operator import attrgetter
 from types import TracebackType
 from typing import Any, Literal, NamedTuple
 
@@ -33,7 +34,6 @@ from bulkwriter.rollover import (
     DEFAULT_MAX_BYTES_PER_FILE,
     MILVUS_MAX_FILE_BYTES,
     ChunkPolicy,
-    encode_within_cap,
     fit_within_cap,
     group_import_entries,
 )
@@ -435,10 +435,12 @@ class Writer:
 
             nbytes, rows, rest = fit_within_cap(stage_rows, int, chunk, self._policy, first_row)
             return name, _PartInfo(("",), rows, nbytes), rest
-        part, rest = encode_within_cap(self._encoder, chunk, self._policy, first_row)
+        part, rows, rest = fit_within_cap(
+            self._encoder.encode, attrgetter("nbytes"), chunk, self._policy, first_row
+        )
         del chunk
         self._output.stage(name, part.files)
-        return name, _PartInfo(tuple(n for n, _ in part.files), part.rows, part.nbytes), rest
+        return name, _PartInfo(tuple(n for n, _ in part.files), rows, part.nbytes), rest
 
     def _finish_inflight(self) -> None:
         """Wait for the chunk in flight; record it (errors from the worker are raised here)."""

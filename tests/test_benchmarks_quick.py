@@ -17,26 +17,24 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 
 
+def _run_script(script: str, *args: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    """Run ``benchmarks/<script>`` with ``args`` in a fresh interpreter; assert it exits 0."""
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / script), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return proc
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_quick_benchmark_runs_and_verifies(tmp_path: Path) -> None:
     results = tmp_path / "quick.json"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            str(REPO / "benchmarks" / "run.py"),
-            "--quick",
-            "--json",
-            str(results),
-            "--workdir",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=840,
-        cwd=REPO,
-    )
-    assert proc.returncode == 0, proc.stderr[-4000:]
+    proc = _run_script("run.py", "--quick", "--json", str(results), "--workdir", str(tmp_path), timeout=840)
     document = json.loads(results.read_text())
     cases = document["cases"]
     assert {c["status"] for c in cases} <= {"ok", "n/a"}
@@ -66,23 +64,9 @@ def test_quick_benchmark_runs_and_verifies(tmp_path: Path) -> None:
 def test_parallel_ceiling_script_runs(tmp_path: Path) -> None:
     """The two-thread ceiling script (raw write_table, 2 files at once vs in turn) runs and reports."""
     results = tmp_path / "ceiling.json"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            str(REPO / "benchmarks" / "parallel_ceiling.py"),
-            "--rows",
-            "2000",
-            "--repeat",
-            "1",
-            "--json",
-            str(results),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        cwd=REPO,
+    proc = _run_script(
+        "parallel_ceiling.py", "--rows", "2000", "--repeat", "1", "--json", str(results), timeout=240
     )
-    assert proc.returncode == 0, proc.stderr[-4000:]
     document = json.loads(results.read_text())
     assert document["rows"] == 2000
     assert document["file_bytes"] > 2000 * 768 * 4  # a real file of 2,000 768-d vectors
