@@ -1,8 +1,11 @@
 """bulkwriter: validate data against a collection schema and write import-ready files."""
 
 from bulkwriter.errors import (
+    AppendMismatchError,
     BulkWriterError,
+    CleanupError,
     CommitError,
+    ConcurrentWriteError,
     DestinationExistsError,
     FieldError,
     FormatError,
@@ -10,6 +13,7 @@ from bulkwriter.errors import (
     MissingDependencyError,
     SchemaError,
     StorageError,
+    UncleanDestinationError,
     ValidationError,
     WriterClosedError,
 )
@@ -18,15 +22,21 @@ from bulkwriter.schema import CollectionSchema, DataType, FieldSchema
 
 __version__ = "0.1.0"
 
-from bulkwriter.api import inspect, validate, write
+from bulkwriter.api import clean, inspect, validate, write
 from bulkwriter.formats.base import FormatOptions
+from bulkwriter.storage.recovery import CleanResult, Inspection
 from bulkwriter.storage.retry import RetryPolicy
+from bulkwriter.storage.transaction import Transaction
 from bulkwriter.writer import Writer
 
 __all__ = [
+    "AppendMismatchError",
     "BulkWriterError",
+    "CleanResult",
+    "CleanupError",
     "CollectionSchema",
     "CommitError",
+    "ConcurrentWriteError",
     "DataType",
     "DestinationExistsError",
     "FieldError",
@@ -34,16 +44,20 @@ __all__ = [
     "FormatError",
     "FormatOptions",
     "InputError",
+    "Inspection",
     "MissingDependencyError",
     "RetryPolicy",
     "SchemaError",
     "StorageError",
+    "Transaction",
+    "UncleanDestinationError",
     "ValidationError",
     "WriteResult",
     "Writer",
     "WriterClosedError",
     "WrittenFile",
     "__version__",
+    "clean",
     "inspect",
     "validate",
     "write",

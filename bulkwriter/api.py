@@ -1,4 +1,4 @@
-"""The one-call API: write(), validate() and inspect()."""
+"""The one-call API: write(), validate(), inspect() and clean()."""
 
 from __future__ import annotations
 
@@ -12,15 +12,16 @@ from bulkwriter.formats.base import FormatOptions
 from bulkwriter.inputs import DEFAULT_BATCH_ROWS, RejectedBatch, to_batches
 from bulkwriter.progress import ProgressLike
 from bulkwriter.result import WriteResult
-from bulkwriter.rollover import DEFAULT_MAX_BYTES_PER_FILE, group_import_entries
+from bulkwriter.rollover import DEFAULT_MAX_BYTES_PER_FILE
 from bulkwriter.schema.load import SchemaLike, as_schema
 from bulkwriter.storage.location import resolve
+from bulkwriter.storage.recovery import CleanResult, Inspection, clean_destination, inspect_destination
 from bulkwriter.storage.retry import RetryPolicy
-from bulkwriter.storage.staging import MANIFEST_NAME, Mode, read_manifest
+from bulkwriter.storage.transaction import Mode
 from bulkwriter.validate.batch import BatchValidator
 from bulkwriter.writer import DEFAULT_WORKERS, Format, OnError, Writer, parse_version
 
-__all__ = ["inspect", "validate", "write"]
+__all__ = ["clean", "inspect", "validate", "write"]
 
 
 def write(
@@ -76,9 +77,14 @@ def write(
         Values break the schema; ``.errors`` names field, row (position in the whole input),
         what was expected and what came.
     DestinationExistsError
-        ``mode="error"`` and ``path`` already holds files.
+        ``mode="error"`` and ``path`` already holds files (subclasses:
+        UncleanDestinationError, AppendMismatchError; see :class:`~bulkwriter.Writer`).
+    ConcurrentWriteError
+        Another writer has ``path`` open.
     StorageError, CommitError
         Writing or committing failed; nothing was made visible.
+    CleanupError
+        Committed (``.result``), but files of the previous output could not be removed.
     InputError
         ``data`` is of no accepted kind.
     """
@@ -167,44 +173,80 @@ def inspect(
     *,
     storage_options: dict[str, Any] | None = None,
     filesystem: fsspec.AbstractFileSystem | None = None,
-) -> WriteResult:
-    """Read the manifest of a committed output folder.
+    retry: RetryPolicy | None = None,
+) -> Inspection:
+    """Tell what a destination holds: its committed output, and anything a failed write left.
 
     Parameters
     ----------
     path : str or os.PathLike
-        An output folder written by bulkwriter (local path or fsspec URL).
+        A destination written by bulkwriter (local path or fsspec URL).
     storage_options : dict, optional
         Passed to fsspec, as for :func:`write`.
     filesystem : fsspec.AbstractFileSystem, optional
         A filesystem instance instead of ``storage_options``, as for :func:`write`.
+    retry : RetryPolicy, optional
+        Retries of transient storage errors.
 
     Returns
     -------
-    WriteResult
-        Every file the manifest lists (for appended outputs: all writes), with import batches
-        (bucket-relative keys on object stores) and ``import_uris``.
+    Inspection
+        ``committed``: every file the manifest lists (for appended outputs: all writes), with
+        import batches and ``import_uris``; None when nothing is committed. ``orphans``:
+        files under the destination that the manifest does not list (an import of the
+        folder would read them). ``staging``: write folders failed or killed writes left.
+        ``writing`` / ``stale_lock``: a writer at work, or the lock of one that is gone.
+        ``notes``: one line for each, and ``is_clean``.
 
     Raises
     ------
     StorageError
-        No manifest (nothing committed there) or it cannot be read.
+        Storage cannot be read, or the manifest is not a bulkwriter manifest.
     """
     location = resolve(path, storage_options=storage_options, filesystem=filesystem)
-    manifest = read_manifest(location)
-    files = tuple(
-        location.written_file(f["path"], f["import_paths"], int(f["rows"]), int(f["bytes"]))
-        for f in manifest["files"]
-    )
-    return WriteResult(
-        path=location.uri,
-        format=str(manifest["format"]),
-        files=files,
-        rows_written=sum(f.rows for f in files),
-        import_batches=group_import_entries([list(f.import_paths) for f in files]),
-        import_options=dict(manifest.get("import_options", {})),
-        manifest_path=location.uri_of(location.join(MANIFEST_NAME)),
-        uri=location.uri,
-        import_uris=group_import_entries([list(f.import_uris) for f in files]),
-        bucket=location.bucket,
-    )
+    return inspect_destination(location, retry or RetryPolicy())
+
+
+def clean(
+    path: Any,
+    *,
+    storage_options: dict[str, Any] | None = None,
+    filesystem: fsspec.AbstractFileSystem | None = None,
+    retry: RetryPolicy | None = None,
+    dry_run: bool = False,
+    break_lock: bool = False,
+) -> CleanResult:
+    """Remove what failed or killed writes left at a destination, and only that.
+
+    Takes the destination's lock (so never while a writer is at work), then: puts back a
+    previous output an interrupted commit had set aside; under a committed output removes
+    every file its manifest does not list; without a manifest removes only the files a
+    failed write's journal names as its own (anything else is kept and reported); and
+    removes the destination's leftover staging (matched by exact destination and write id).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The destination.
+    storage_options, filesystem, retry
+        As for :func:`write`.
+    dry_run : bool, default False
+        Change nothing; report what would be done.
+    break_lock : bool, default False
+        Also take over a lock whose writer cannot be checked (another host's, or an
+        unreadable lock file). A lock whose writer is known to be alive is never taken.
+
+    Returns
+    -------
+    CleanResult
+        URLs removed, restored, and kept.
+
+    Raises
+    ------
+    ConcurrentWriteError
+        A writer is at work on the destination.
+    StorageError
+        Storage failed; running clean again finishes the job.
+    """
+    location = resolve(path, storage_options=storage_options, filesystem=filesystem)
+    return clean_destination(location, retry or RetryPolicy(), dry_run=dry_run, break_lock=break_lock)

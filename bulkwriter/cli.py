@@ -1,8 +1,8 @@
-"""The ``bulkwriter`` command line: convert, validate, inspect and demo.
+"""The ``bulkwriter`` command line: convert, validate, inspect, clean and demo.
 
 This module owns the command-line surface only; every command is a thin layer over the
 library (:func:`bulkwriter.api.write`, :func:`~bulkwriter.api.validate`,
-:func:`~bulkwriter.api.inspect`) and :func:`bulkwriter.readers.iter_input`, which streams
+:func:`~bulkwriter.api.inspect`, :func:`~bulkwriter.api.clean`) and :func:`bulkwriter.readers.iter_input`, which streams
 the input files.
 
 Commands::
@@ -13,6 +13,7 @@ Commands::
     bulkwriter validate INPUT... --schema SCHEMA.json [--max-errors N] [--input-format FORMAT]
                         [--format FORMAT [--milvus-version V]]
     bulkwriter inspect PATH [--json]
+    bulkwriter clean PATH [--dry-run] [--break-lock] [--json]
     bulkwriter demo [--out DIR]
 
 Exit status: 0 success; 1 the data or the files are at fault (invalid values, unreadable
@@ -229,13 +230,33 @@ def build_parser() -> argparse.ArgumentParser:
 
     inspect = commands.add_parser(
         "inspect",
-        help="show what an output folder holds",
+        help="show what an output folder holds, and what failed writes left there",
         description="Show the files (path, rows, bytes), totals and import requests of an output folder, "
-        "from its manifest _bulkwriter.json.",
+        "from its manifest _bulkwriter.json, and every file under it the manifest does not list, leftover "
+        "staging and locks. Exit status 1 when nothing is committed there or something is left to clean.",
     )
     inspect.add_argument("path", metavar="PATH", help="an output folder written by bulkwriter")
     inspect.add_argument("--json", action="store_true", help="print the result as JSON")
     inspect.set_defaults(run=_cmd_inspect)
+
+    clean = commands.add_parser(
+        "clean",
+        help="remove what failed or killed writes left at an output folder",
+        description="Put an output folder right after a failed or killed write: put back a previous output "
+        "an interrupted commit had set aside, remove files the manifest does not list (without a manifest: "
+        "only files a failed write's journal names), and remove the folder's leftover staging. Never runs "
+        "while a writer is at work on the folder.",
+    )
+    clean.add_argument("path", metavar="PATH", help="an output folder written by bulkwriter")
+    clean.add_argument("--dry-run", action="store_true", help="change nothing; print what would be done")
+    clean.add_argument(
+        "--break-lock",
+        action="store_true",
+        help="also take over a lock whose writer cannot be checked (another host's); "
+        "a writer known to be alive is never interrupted",
+    )
+    clean.add_argument("--json", action="store_true", help="print the result as JSON")
+    clean.set_defaults(run=_cmd_clean)
 
     demo = commands.add_parser(
         "demo",
@@ -390,11 +411,38 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_inspect(args: argparse.Namespace) -> int:
-    result = api.inspect(args.path)
+    found = api.inspect(args.path)
     if args.json:
-        print(json.dumps(_result_dict(result), indent=2))
+        body: dict[str, object] = {
+            "path": found.path,
+            "committed": found.committed is not None,
+            **(_result_dict(found.committed) if found.committed is not None else {}),
+            "orphans": list(found.orphans),
+            "staging": list(found.staging),
+            "writing": found.writing,
+            "stale_lock": found.stale_lock,
+            "notes": list(found.notes),
+            "clean": found.is_clean,
+        }
+        print(json.dumps(body, indent=2))
     else:
-        _print_result(result, sys.stdout)
+        if found.committed is not None:
+            _print_result(found.committed, sys.stdout)
+        else:
+            print(f"no committed output at {found.path}")
+        for note in found.notes:
+            print(f"! {note}")
+        if not found.is_clean:
+            print(f"run `bulkwriter clean {found.path}` to remove what failed writes left")
+    return 0 if found.committed is not None and found.is_clean else 1
+
+
+def _cmd_clean(args: argparse.Namespace) -> int:
+    done = api.clean(args.path, dry_run=args.dry_run, break_lock=args.break_lock)
+    if args.json:
+        print(json.dumps({k: getattr(done, k) for k in done.__dataclass_fields__}, indent=2))
+    else:
+        print(done.summary())
     return 0
 
 

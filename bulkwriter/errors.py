@@ -8,8 +8,12 @@
     ├── ValidationError (ValueError)              bad values; ``.errors`` holds FieldError records
     ├── InputError (ValueError)                   an input file or object cannot be read
     ├── DestinationExistsError (FileExistsError)  mode="error" and the destination holds output
+    │   ├── UncleanDestinationError               files no commit lists, or an interrupted commit
+    │   └── AppendMismatchError                   append with another format, schema or options
     ├── StorageError (OSError)                    reading or writing storage failed
-    │   └── CommitError                           commit failed; nothing was made visible
+    │   ├── CommitError                           commit failed; nothing of this write is visible
+    │   │   └── ConcurrentWriteError              another writer holds or changed the destination
+    │   └── CleanupError                          committed, but old files could not be removed
     ├── WriterClosedError (RuntimeError)          the Writer was already committed or aborted
     └── MissingDependencyError (ImportError)      an optional extra is not installed
 
@@ -22,8 +26,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 __all__ = [
+    "AppendMismatchError",
     "BulkWriterError",
+    "CleanupError",
     "CommitError",
+    "ConcurrentWriteError",
     "DestinationExistsError",
     "FieldError",
     "FormatError",
@@ -31,6 +38,7 @@ __all__ = [
     "MissingDependencyError",
     "SchemaError",
     "StorageError",
+    "UncleanDestinationError",
     "ValidationError",
     "WriterClosedError",
 ]
@@ -61,12 +69,63 @@ class DestinationExistsError(BulkWriterError, FileExistsError):
     """``mode="error"`` and the destination already holds files."""
 
 
+class UncleanDestinationError(DestinationExistsError):
+    """The destination holds files its manifest does not list, or an interrupted commit's state.
+
+    Left by a writer that was killed or failed while committing (or put there by hand): an
+    import of the destination prefix would pick them up. ``mode="overwrite"`` replaces them;
+    :func:`bulkwriter.clean` (``bulkwriter clean PATH``) removes them. ``paths`` lists them.
+    """
+
+    def __init__(self, message: str, paths: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.paths: tuple[str, ...] = tuple(paths)
+
+
+class AppendMismatchError(DestinationExistsError):
+    """``mode="append"`` with another format, schema or import options than the output holds.
+
+    ``differences`` names each difference, one line each.
+    """
+
+    def __init__(self, message: str, differences: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.differences: tuple[str, ...] = tuple(differences)
+
+
 class StorageError(BulkWriterError, OSError):
     """Reading, writing or moving files in storage failed."""
 
 
 class CommitError(StorageError):
-    """Committing staged files failed; no file of this write was made visible."""
+    """Committing staged files failed; no file of this write was made visible.
+
+    When even undoing the commit failed (the store went away), the message says what is
+    left and that ``bulkwriter clean`` removes it; the output's manifest is never changed.
+    """
+
+
+class ConcurrentWriteError(CommitError):
+    """Another writer holds the destination's lock, or committed to it while this write was open.
+
+    The message names the destination and, when known, the other writer (write id, process,
+    host, since when). Nothing of this write was made visible.
+    """
+
+
+class CleanupError(StorageError):
+    """The write was committed, but files of the previous output could not be removed.
+
+    The new manifest is in place and ``result`` holds the :class:`~bulkwriter.WriteResult`;
+    the files named in ``paths`` are not listed by it (an import of the prefix would see
+    them) until ``bulkwriter clean`` or the next ``mode="overwrite"`` removes them. Retrying
+    the write is not needed.
+    """
+
+    def __init__(self, message: str, paths: Sequence[str] = (), result: object = None) -> None:
+        super().__init__(message)
+        self.paths: tuple[str, ...] = tuple(paths)
+        self.result = result
 
 
 class WriterClosedError(BulkWriterError, RuntimeError):

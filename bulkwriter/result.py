@@ -79,6 +79,10 @@ class WriteResult:
         Zilliz Cloud ``objectUrls``.
     bucket : str or None
         Bucket or container the keys of ``import_batches`` are relative to; None locally.
+    write_id : str
+        The id of the write that committed these files (part of every file name,
+        ``part-<index>-<write id><suffix>``); for :func:`bulkwriter.inspect`, the last
+        commit of the output.
     """
 
     path: str
@@ -94,6 +98,7 @@ class WriteResult:
     uri: str = ""
     import_uris: list[list[list[str]]] = field(default_factory=list)
     bucket: str | None = None
+    write_id: str = ""
 
     @property
     def bytes_written(self) -> int:

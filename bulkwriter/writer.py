@@ -3,43 +3,43 @@
 Read top to bottom, a write is: input to batches (:mod:`bulkwriter.inputs`), validate each
 batch (:mod:`bulkwriter.validate`), buffer until a file's worth, encode it in memory
 (:mod:`bulkwriter.formats`), cut it to the exact caps (:mod:`bulkwriter.rollover`), stage it,
-and at commit move everything into place with the manifest last
-(:mod:`bulkwriter.storage.staging`).
+and at commit publish everything with the manifest last (:mod:`bulkwriter.storage`: the
+commit protocol, the lock, the journal).
 """
 
 from __future__ import annotations
 
 import contextlib
-import posixpath
 from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
 from operator import attrgetter
 from types import TracebackType
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 
 import fsspec
 import numpy as np
 import pyarrow as pa
 
-from bulkwriter import __version__
-from bulkwriter.errors import DestinationExistsError, FieldError, ValidationError, WriterClosedError
+from bulkwriter.errors import CleanupError, FieldError, ValidationError, WriterClosedError
 from bulkwriter.formats import get_encoder
 from bulkwriter.formats.base import FormatOptions
 from bulkwriter.inputs import DEFAULT_BATCH_ROWS, RejectedBatch, rows_to_batch, to_batches
 from bulkwriter.progress import ProgressLike, make_progress
 from bulkwriter.rejects import REJECTS_SUFFIX, RejectLog
-from bulkwriter.result import WriteResult, WrittenFile
+from bulkwriter.result import WriteResult
 from bulkwriter.rollover import (
     DEFAULT_MAX_BYTES_PER_FILE,
     MILVUS_MAX_FILE_BYTES,
     ChunkPolicy,
     fit_within_cap,
-    group_import_entries,
 )
 from bulkwriter.schema.load import SchemaLike, as_schema
+from bulkwriter.storage.describe import describe
+from bulkwriter.storage.manifest import Manifest, OutputSpec
 from bulkwriter.storage.retry import RetryPolicy
-from bulkwriter.storage.staging import MANIFEST_NAME, Mode, StagedOutput
+from bulkwriter.storage.staging import StagedPart
+from bulkwriter.storage.transaction import Mode, Transaction
 from bulkwriter.validate.batch import BatchValidator
 
 __all__ = ["DEFAULT_WORKERS", "Format", "OnError", "Writer"]
@@ -71,8 +71,8 @@ class Writer:
         Destination folder: a local path, ``file://`` URL or any fsspec URL
         (``s3://bucket/prefix``, ``gs://`` / ``gcs://``, ``az://`` / ``abfs://``; S3-compatible
         stores such as MinIO through ``storage_options``' endpoint URL). On object stores a
-        prefix inside a bucket. Files appear there only at commit (see
-        :mod:`bulkwriter.storage.staging`).
+        prefix inside a bucket. Files appear there only at commit, all at once (see the
+        commit protocol in :mod:`bulkwriter.storage`); one writer at a time per destination.
     schema : CollectionSchema, dict, str or pymilvus.CollectionSchema
         The collection schema: a :class:`~bulkwriter.CollectionSchema`, Milvus RESTful v2
         schema JSON (dict or file path), or a pymilvus ``CollectionSchema``.
@@ -80,8 +80,11 @@ class Writer:
         Output format (see :mod:`bulkwriter.formats` for each one's rules and sources).
     mode : {"error", "overwrite", "append"}, default "error"
         ``"error"``: refuse a destination that already holds files.
-        ``"overwrite"``: replace the destination's content, once the new files are committed.
-        ``"append"``: add files (numbered after the existing ones) and extend the manifest.
+        ``"overwrite"``: replace a bulkwriter output, once the new files are committed (a
+        folder holding files and no bulkwriter manifest is refused).
+        ``"append"``: add files (numbered after the existing ones) and extend the manifest;
+        the output must have the same format, schema and import options, and no files its
+        manifest does not list.
     max_rows_per_file : int, optional
         Most rows per file, exact. None: no row limit.
     max_bytes_per_file : int or None, default 256 MiB
@@ -136,7 +139,15 @@ class Writer:
     FormatError
         The format cannot carry the schema (e.g. Array fields in NumPy).
     DestinationExistsError
-        ``mode="error"`` and the destination holds files.
+        ``mode="error"`` and the destination holds files; ``"overwrite"`` or ``"append"``
+        and it holds files but no bulkwriter manifest.
+    UncleanDestinationError
+        ``mode="error"`` or ``"append"`` and it holds files its manifest does not list, or
+        an interrupted commit's state (``bulkwriter clean`` puts it right).
+    AppendMismatchError
+        ``mode="append"`` with another format, schema or import options than the output's.
+    ConcurrentWriteError
+        Another writer has the destination open.
     StorageError
         The destination cannot be read: no such bucket, access denied, unknown scheme.
     MissingDependencyError
@@ -201,15 +212,18 @@ class Writer:
         self._validator = BatchValidator(
             self.schema, check_duplicates=check_duplicates, row_checks=self._encoder.check_rows
         )
-        self._output = StagedOutput(
-            path, mode=mode, storage_options=storage_options, filesystem=filesystem, retry=retry
+        self._spec = OutputSpec(
+            self._encoder.name, self.schema.name, self.schema.to_dict(), self._encoder.import_options()
         )
-        old = self._output.old_manifest
-        if mode == "append" and old is not None and old.get("format") != self._encoder.name:
-            self._output.abort()
-            raise DestinationExistsError(
-                f"{path!r} holds {old.get('format')} output; cannot append {self._encoder.name} files to it"
-            )
+        self._txn = Transaction(
+            path,
+            spec=self._spec,
+            mode=mode,
+            storage_options=storage_options,
+            filesystem=filesystem,
+            retry=retry,
+        )
+        self._stager = self._txn.stager()
         self._policy = ChunkPolicy(max_rows_per_file, max_bytes_per_file or MILVUS_MAX_FILE_BYTES)
         self._progress = make_progress(progress)
         self._batch_rows = batch_rows
@@ -220,11 +234,10 @@ class Writer:
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="bulkwriter-encode") if workers > 1 else None
         )
         self._failed: BaseException | None = None
-        self._inflight: Future[tuple[str, _PartInfo, pa.Table]] | None = None
+        self._inflight: Future[tuple[StagedPart, pa.Table]] | None = None
         self._pending_rows = 0
-        self._files: list[WrittenFile] = []
-        self._entries: list[dict[str, Any]] = []  # manifest entries, paths relative to the root
-        self._part_index = self._output.next_part_index()
+        self._parts: list[StagedPart] = []
+        self._part_index = 0
         self._state: _State = "open"
         self.result: WriteResult | None = None
 
@@ -419,28 +432,29 @@ class Writer:
         self._pending_rows = rest.num_rows
         return chunk
 
-    def _encode_and_stage(
-        self, chunk: pa.Table, name: str, first_row: int
-    ) -> tuple[str, _PartInfo, pa.Table]:
+    def _encode_and_stage(self, chunk: pa.Table, name: str, first_row: int) -> tuple[StagedPart, pa.Table]:
         """Encode ``chunk`` within the caps and stage it as ``name`` (runs on the worker).
 
         Formats that can (Parquet) are written straight into a local staging folder as they
         are encoded: no in-memory copy of the file, no second write of it. Otherwise the
         chunk is encoded in memory and then staged.
         """
-        if self._encoder.writes_to_stream and self._output.stages_locally:
+        suffix = self._encoder.suffix
+        if self._encoder.writes_to_stream and self._stager.stages_locally:
 
             def stage_rows(rows: pa.Table) -> int:
-                return self._output.stage_stream(name, partial(self._encoder.write_to, rows))
+                return self._stager.stage_stream(name, partial(self._encoder.write_to, rows))
 
             nbytes, rows, rest = fit_within_cap(stage_rows, int, chunk, self._policy, first_row)
-            return name, _PartInfo(("",), rows, nbytes), rest
-        part, rows, rest = fit_within_cap(
+            return self._stager.part(name, suffix=suffix, files=(), rows=rows, nbytes=nbytes), rest
+        encoded, rows, rest = fit_within_cap(
             self._encoder.encode, attrgetter("nbytes"), chunk, self._policy, first_row
         )
         del chunk
-        self._output.stage(name, part.files)
-        return name, _PartInfo(tuple(n for n, _ in part.files), rows, part.nbytes), rest
+        self._stager.stage(name, encoded.files)
+        inner = [n for n, _ in encoded.files] if self._encoder.is_directory else []
+        part = self._stager.part(name, suffix=suffix, files=inner, rows=rows, nbytes=encoded.nbytes)
+        return part, rest
 
     def _finish_inflight(self) -> None:
         """Wait for the chunk in flight; record it (errors from the worker are raised here)."""
@@ -453,16 +467,13 @@ class Writer:
             raise
         self._record(done)
 
-    def _record(self, done: tuple[str, _PartInfo, pa.Table]) -> None:
+    def _record(self, done: tuple[StagedPart, pa.Table]) -> None:
         """Record a staged part; its leftover rows go back to the head of the pending rows."""
-        name, part, rest = done
+        part, rest = done
         if rest.num_rows:
             self._pending = rest.to_batches() + self._pending
             self._pending_rows += rest.num_rows
-        inner = list(part.names) if self._encoder.is_directory else []
-        self._files.append(self._output.written_file(name, inner, part.rows, part.nbytes))
-        rel = [posixpath.join(name, i) for i in inner] if inner else [name]
-        self._entries.append({"path": name, "rows": part.rows, "bytes": part.nbytes, "import_paths": rel})
+        self._parts.append(part)
 
     def _drain(self) -> None:
         """Wait for the chunk in flight, if any, ignoring its errors (abort path)."""
@@ -477,11 +488,11 @@ class Writer:
             self._executor = None
 
     def _rows_written(self) -> int:
-        return sum(f.rows for f in self._files)
+        return sum(p.rows for p in self._parts)
 
     # -- ending -----------------------------------------------------------------------
     def commit(self) -> WriteResult:
-        """Write what is buffered, then make every file visible, manifest last.
+        """Write what is buffered, then publish every file at once, manifest last.
 
         Returns
         -------
@@ -493,32 +504,43 @@ class Writer:
         ValidationError
             Buffered rows are invalid; nothing is committed (call :meth:`abort`).
         CommitError
-            Moving files into place failed; nothing was made visible.
+            Publishing failed; nothing of this write was made visible, or the message says
+            what is left and that ``bulkwriter clean`` removes it.
+        ConcurrentWriteError
+            This writer lost its lock, or another writer committed meanwhile.
+        CleanupError
+            Committed (``.result`` holds the result), but files of the previous output could
+            not be removed.
         """
         self._check_open()
         self._flush_row_buffer()
         self._emit(final=True)
         self._shutdown()
-        manifest = self._manifest()
-        self._output.commit(manifest)
-        self._state = "committed"
         self._progress.close()
-        rejects_path = self._write_rejects()
-        location = self._output.location
-        self.result = WriteResult(
-            path=location.uri,
-            format=self._encoder.name,
-            files=tuple(self._files),
-            rows_written=self._rows_written(),
-            import_batches=group_import_entries([list(f.import_paths) for f in self._files]),
-            import_options=self._encoder.import_options(),
-            manifest_path=location.uri_of(location.join(MANIFEST_NAME)),
-            uri=location.uri,
-            import_uris=group_import_entries([list(f.import_uris) for f in self._files]),
-            bucket=location.bucket,
+        rejects_path = self._write_rejects()  # a report, written before the data is published
+        try:
+            manifest = self._txn.commit(self._parts)
+        except CleanupError as exc:
+            if isinstance(exc.result, Manifest):
+                exc.result = self._committed(exc.result, rejects_path)
+            raise
+        except BaseException:
+            if self._txn.state != "open":
+                self._state = "aborted"
+            raise
+        return self._committed(manifest, rejects_path)
+
+    def _committed(self, manifest: Manifest, rejects_path: str | None) -> WriteResult:
+        self._state = "committed"
+        new_files = manifest.files[len(manifest.files) - len(self._parts) :]
+        self.result = describe(
+            self._txn.location,
+            self._spec,
+            new_files,
             rows_read=self.rows_received,
             rows_rejected=len(self._rejects.rows),
             rejects_path=rejects_path,
+            write_id=self._txn.write_id,
         )
         return self.result
 
@@ -531,7 +553,7 @@ class Writer:
         """Write the rejects file beside the destination; None when no row was rejected."""
         if not self._rejects.rows:
             return None
-        return self._output.put_beside(REJECTS_SUFFIX, self._rejects.render())
+        return self._txn.put_beside(REJECTS_SUFFIX, self._rejects.render())
 
     def abort(self) -> None:
         """Drop everything staged; the destination stays as it was. Safe to call twice.
@@ -543,27 +565,12 @@ class Writer:
             return
         self._drain()  # the worker may be staging a file: let it finish, then remove everything
         self._shutdown()
-        self._output.abort()
+        self._txn.abort()
         if self._rejects.rows:
             with contextlib.suppress(OSError):
                 self._write_rejects()
         self._state = "aborted"
         self._progress.close()
-
-    def _manifest(self) -> dict[str, Any]:
-        entries = list(self._entries)
-        old = self._output.old_manifest if self._output.mode == "append" else None
-        files = (old.get("files", []) if old else []) + entries
-        return {
-            "bulkwriter_version": __version__,
-            "format": self._encoder.name,
-            "collection": self.schema.name,
-            "schema": self.schema.to_dict(),
-            "rows": sum(int(f["rows"]) for f in files),
-            "bytes": sum(int(f["bytes"]) for f in files),
-            "import_options": self._encoder.import_options(),
-            "files": files,
-        }
 
     def _check_open(self) -> None:
         if self._state != "open":
@@ -581,7 +588,11 @@ class Writer:
         if self._state != "open":
             return
         if exc_type is None:
-            self.commit()
+            try:
+                self.commit()
+            except BaseException:
+                self.abort()  # no staged file, lock or encode thread outlives the block
+                raise
         else:
             self.abort()
 
@@ -589,14 +600,6 @@ class Writer:
     def rows_received(self) -> int:
         """Rows received so far (valid or not), including rows still buffered."""
         return self._rows_in + len(self._row_buffer)
-
-
-class _PartInfo(NamedTuple):
-    """What the writer keeps of a staged part (its bytes are gone once staged)."""
-
-    names: tuple[str, ...]
-    rows: int
-    nbytes: int
 
 
 def _moved(error: FieldError, positions: np.ndarray) -> FieldError:

@@ -33,6 +33,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Print the size of each fault / kill / race matrix that ran (tests/commit_checks.py)."""
+    from commit_checks import MATRIX_LINES
+
+    if MATRIX_LINES:
+        terminalreporter.section("commit proofs")
+        total = 0
+        for line in MATRIX_LINES:
+            terminalreporter.write_line(line)
+            total += int(line.split(" cases")[0].rsplit(" ", 1)[1]) if " cases" in line else 0
+        terminalreporter.write_line(f"{total} cases in all")
+
+
 def pytest_configure(config: pytest.Config) -> None:
     if config.getoption("--slow"):
         os.environ["BULKWRITER_HYPOTHESIS_PROFILE"] = "slow"

@@ -50,6 +50,7 @@ __all__ = [
     "make_store",
     "moto_s3_fixture",
     "remote_store_fixture",
+    "s3_bucket_fixture",
     "start_emulator",
     "store_fixture",
     "unavailable",
@@ -375,5 +376,29 @@ def remote_store_fixture(request: pytest.FixtureRequest, tmp_path: Path) -> Iter
     yield from make_store(request.param, request, tmp_path)
 
 
+@pytest.fixture(scope="module", name="s3_bucket")
+def s3_bucket_fixture(moto_s3: Emulator) -> Iterator[tuple[dict[str, Any], str]]:
+    """``(storage_options, bucket)``: one fresh moto bucket for a whole test module, removed after."""
+    import fsspec
+
+    options = s3_options(moto_s3.endpoint)
+    fs = fsspec.filesystem("s3", skip_instance_cache=True, **options)
+    bucket = f"m-{uuid.uuid4().hex[:16]}"
+    fs.mkdir(bucket)
+    try:
+        yield options, bucket
+    finally:
+        with contextlib.suppress(Exception):
+            fs.invalidate_cache()
+            fs.rm(bucket, recursive=True)
+
+
 #: Every fixture of this module, for ``from emulators import FIXTURES`` style registration.
-FIXTURES = (moto_s3_fixture, gcs_emulator_fixture, azurite_fixture, store_fixture, remote_store_fixture)
+FIXTURES = (
+    moto_s3_fixture,
+    gcs_emulator_fixture,
+    azurite_fixture,
+    store_fixture,
+    remote_store_fixture,
+    s3_bucket_fixture,
+)

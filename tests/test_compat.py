@@ -142,7 +142,10 @@ def test_remote_writer_s3(moto_s3: Emulator) -> None:
         writer.append_row(row)
     writer.commit()
     assert str(writer.data_path) == f"/bulk_data/{writer.uuid}"
-    assert writer.batch_files == [[f"bulk_data/{writer.uuid}/part-00000.json"]]  # bucket-relative keys
+    write_id = writer.results[0].write_id
+    assert writer.batch_files == [
+        [f"bulk_data/{writer.uuid}/part-00000-{write_id}.json"]
+    ]  # bucket-relative keys
     data = json.loads(fs.cat_file(f"{bucket}/{writer.batch_files[0][0]}"))
     assert [r["id"] for r in data["rows"]] == list(range(6))
     assert "testing" not in repr(param)

@@ -6,6 +6,7 @@ the background thread's failures reach the caller with nothing committed.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +54,13 @@ def batches(n: int, size: int = 333) -> list[pa.RecordBatch]:
 
 
 def tree(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    """Every file under ``root`` by path, with the write's id (in names and the manifest) as ``W``."""
+    write_id = json.loads((root / "_bulkwriter.json").read_bytes())["write_id"]
+    return {
+        str(p.relative_to(root)).replace(write_id, "W"): p.read_bytes().replace(write_id.encode(), b"W")
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -124,13 +131,13 @@ def test_abort_waits_for_the_file_in_flight(tmp_path: Path) -> None:
 def test_storage_failure_on_the_worker_reaches_the_caller(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bulkwriter.storage.staging import StagedOutput
+    from bulkwriter.storage import Stager
 
-    def broken(self: StagedOutput, name: str, *args: Any) -> None:
+    def broken(self: Stager, name: str, *args: Any) -> None:
         raise OSError("disk full (simulated)")
 
-    monkeypatch.setattr(StagedOutput, "stage", broken)
-    monkeypatch.setattr(StagedOutput, "stage_stream", broken)  # local Parquet is written as encoded
+    monkeypatch.setattr(Stager, "stage", broken)
+    monkeypatch.setattr(Stager, "stage_stream", broken)  # local Parquet is written as encoded
     with pytest.raises(OSError, match="disk full"):
         bulkwriter.write(iter(batches(2000)), tmp_path / "o", schema=SCHEMA, workers=2, max_rows_per_file=300)
     assert not (tmp_path / "o").exists() or list((tmp_path / "o").iterdir()) == []

@@ -170,7 +170,9 @@ def test_csv_nullkey_reaches_import_options(tmp_path: Path) -> None:
     rows = [{k: v for k, v in r.items() if k != "color"} for r in input_rows(3)]
     result = bulkwriter.write(rows, tmp_path / "c", schema=schema, format="csv")
     assert result.import_options == {"nullkey": "\\N"}
-    assert bulkwriter.inspect(tmp_path / "c").import_options == {"nullkey": "\\N"}
+    committed = bulkwriter.inspect(tmp_path / "c").committed
+    assert committed is not None
+    assert committed.import_options == {"nullkey": "\\N"}
 
 
 def test_debian_sample_round_trips_as_parquet(tmp_path: Path) -> None:

@@ -23,10 +23,11 @@ from emulators import (  # noqa: F401 - fixtures (the conftest block registers t
     moto_s3_fixture,
     store_fixture,
 )
+from names import plain, plain_all
 
 import bulkwriter
 from bulkwriter.errors import DestinationExistsError
-from bulkwriter.storage.staging import MANIFEST_NAME, STAGING_DIR
+from bulkwriter.storage import MANIFEST_NAME, STAGING_DIR
 
 SCHEMA = {
     "fields": [
@@ -86,8 +87,8 @@ def _fs_path(store: Store, uri: str) -> str:
 
 
 def visible(store: Store, name: str) -> list[str]:
-    """Names under the destination folder ``name`` (relative to it), fresh listing."""
-    return [p[len(name) + 1 :] for p in store.listing(name)]
+    """Names under the destination folder ``name`` (relative to it, write ids left out), fresh listing."""
+    return plain_all(p[len(name) + 1 :] for p in store.listing(name))
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -116,13 +117,14 @@ def test_import_paths_per_backend(store: Store) -> None:
         columns(5), store.url("a", "out"), schema=SCHEMA, format="numpy", storage_options=store.options
     )
     entry = result.import_batches[0][0]
+    part = f"part-00000-{result.write_id}"
     if store.kind == "local":
         assert result.bucket is None
-        assert entry == [f"{store.bucket}/a/out/part-00000/{n}.npy" for n in ("id", "title", "vec")]
+        assert entry == [f"{store.bucket}/a/out/{part}/{n}.npy" for n in ("id", "title", "vec")]
         assert result.import_uris == result.import_batches
     else:
         assert result.bucket == store.bucket
-        assert entry == [f"a/out/part-00000/{n}.npy" for n in ("id", "title", "vec")]  # bucket-relative keys
+        assert entry == [f"a/out/{part}/{n}.npy" for n in ("id", "title", "vec")]  # bucket-relative keys
         if store.kind == "az":  # the blob endpoint form Zilliz objectUrls and Pinecone take
             endpoint = store.options["connection_string"].split("BlobEndpoint=")[1].rstrip(";")
             assert endpoint.startswith("http://127.0.0.1:")
@@ -130,8 +132,9 @@ def test_import_paths_per_backend(store: Store) -> None:
         else:
             assert result.import_uris[0][0] == [f"{store.scheme}://{store.bucket}/{k}" for k in entry]
         assert result.uri == f"{store.scheme}://{store.bucket}/a/out"
-        assert result.files[0].uri == f"{store.scheme}://{store.bucket}/a/out/part-00000"
-    inspected = bulkwriter.inspect(store.url("a", "out"), storage_options=store.options)
+        assert result.files[0].uri == f"{store.scheme}://{store.bucket}/a/out/{part}"
+    inspected = bulkwriter.inspect(store.url("a", "out"), storage_options=store.options).committed
+    assert inspected is not None
     assert inspected.files == result.files
     assert inspected.import_batches == result.import_batches
     assert inspected.import_uris == result.import_uris
@@ -152,8 +155,9 @@ def test_modes_error_overwrite_append(store: Store) -> None:
     assert visible(store, "out") == [MANIFEST_NAME, "part-00000.parquet"]
     assert read_rows(store, "parquet", r) == expected_rows(3, 100)
     r2 = bulkwriter.write(columns(2, 200), url, schema=SCHEMA, mode="append", storage_options=opts)
-    assert [f.uri.rsplit("/", 1)[1] for f in r2.files] == ["part-00001.parquet"]
-    everything = bulkwriter.inspect(url, storage_options=opts)
+    assert [plain(f.uri.rsplit("/", 1)[1]) for f in r2.files] == ["part-00001.parquet"]
+    everything = bulkwriter.inspect(url, storage_options=opts).committed
+    assert everything is not None
     assert everything.rows_written == 5
     assert read_rows(store, "parquet", everything) == expected_rows(3, 100) + expected_rows(2, 200)
 

@@ -158,7 +158,8 @@ def test_milvus_on_s3_imports_the_debian_sample_written_to_s3(milvus_s3: _Starte
         rows, url, schema=schema, format="parquet", max_rows_per_file=700, storage_options=milvus_s3.options
     )
     entries = [entry for request in result.import_batches for entry in request]
-    assert entries == [[f"import/debian/part-0000{i}.parquet"] for i in range(3)]  # bucket-relative keys
+    # bucket-relative keys
+    assert entries == [[f"import/debian/part-0000{i}-{result.write_id}.parquet"] for i in range(3)]
     pm_schema = schema_to_pymilvus(schema)
     coll = fresh_collection("s3_debian", pm_schema, using=ALIAS)
     try:

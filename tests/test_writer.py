@@ -10,6 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from names import plain, plain_all, write_ids
 
 import bulkwriter
 from bulkwriter import (
@@ -21,7 +22,7 @@ from bulkwriter import (
     Writer,
     WriterClosedError,
 )
-from bulkwriter.storage.staging import MANIFEST_NAME
+from bulkwriter.storage import MANIFEST_NAME
 
 FORMATS = ["parquet", "json", "jsonl", "numpy", "csv"]
 SCHEMA = CollectionSchema(
@@ -43,7 +44,8 @@ def columns(n: int, start: int = 0) -> dict[str, object]:
 
 
 def visible(path: Path) -> list[str]:
-    return sorted(p.name for p in path.iterdir()) if path.exists() else []
+    """Names directly under ``path``, write ids left out (tests/names.py)."""
+    return plain_all(p.name for p in path.iterdir()) if path.exists() else []
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -52,7 +54,8 @@ def test_max_rows_per_file_is_exact(tmp_path: Path, fmt: str) -> None:
     assert [f.rows for f in result.files] == [300, 300, 300, 100]
     assert result.rows_written == 1000
     suffix = "" if fmt == "numpy" else f".{fmt}"
-    assert [Path(f.path).name for f in result.files] == [f"part-{i:05d}{suffix}" for i in range(4)]
+    assert [plain(Path(f.path).name) for f in result.files] == [f"part-{i:05d}{suffix}" for i in range(4)]
+    assert write_ids(Path(f.path).name for f in result.files) == {result.write_id}
     for f in result.files:
         on_disk = (
             sum(p.stat().st_size for p in Path(f.path).rglob("*"))
@@ -143,12 +146,14 @@ def test_stage_stream_is_for_local_disks_only() -> None:
     import fsspec
 
     from bulkwriter.errors import StorageError
-    from bulkwriter.storage.staging import StagedOutput
+    from bulkwriter.storage import OutputSpec, Transaction
 
-    output = StagedOutput("memory://bucketless/o", filesystem=fsspec.filesystem("memory"))
-    assert not output.stages_locally
-    with pytest.raises(StorageError, match="local files only"):
-        output.stage_stream("part-00000.parquet", lambda sink: None)
+    spec = OutputSpec("parquet", "c", {"fields": []})
+    with Transaction("memory://bucketless/o", spec=spec, filesystem=fsspec.filesystem("memory")) as txn:
+        stager = txn.stager()
+        assert not stager.stages_locally
+        with pytest.raises(StorageError, match="local files only"):
+            stager.stage_stream("part-00000.parquet", lambda sink: None)
 
 
 def test_import_batches_group_entries(tmp_path: Path) -> None:
@@ -177,11 +182,15 @@ def test_manifest_is_written_last_and_inspect_reads_it(tmp_path: Path) -> None:
     manifest = json.loads((out / "_bulkwriter.json").read_text())
     assert manifest["format"] == "json"
     assert manifest["rows"] == 10
-    assert manifest["files"][0]["path"] == "part-00000.json"
+    assert manifest["files"][0]["path"] == f"part-00000-{result.write_id}.json"
+    assert manifest["files"][0]["write_id"] == manifest["write_id"] == result.write_id
+    assert manifest["version"] == 1
     assert manifest["schema"]["fields"][0]["fieldName"] == "id"
     inspected = bulkwriter.inspect(out)
-    assert inspected.files == result.files
-    assert inspected.import_batches == result.import_batches
+    assert inspected.is_clean
+    assert inspected.committed is not None
+    assert inspected.committed.files == result.files
+    assert inspected.committed.import_batches == result.import_batches
 
 
 def test_mode_error_overwrite_append(tmp_path: Path) -> None:
@@ -197,12 +206,15 @@ def test_mode_error_overwrite_append(tmp_path: Path) -> None:
         bulkwriter.write(columns(10), out, schema=SCHEMA)
     with pytest.raises(FileExistsError):
         bulkwriter.write(columns(10), out, schema=SCHEMA)
-    bulkwriter.write(columns(5, start=100), out, schema=SCHEMA, mode="overwrite")
+    replaced = bulkwriter.write(columns(5, start=100), out, schema=SCHEMA, mode="overwrite")
     assert visible(out) == ["_bulkwriter.json", "part-00000.parquet"]
-    assert pq.read_table(out / "part-00000.parquet").column("id").to_pylist() == list(range(100, 105))
+    assert pq.read_table(replaced.files[0].path).column("id").to_pylist() == list(range(100, 105))
     appended = bulkwriter.write(columns(5, start=200), out, schema=SCHEMA, mode="append")
-    assert [Path(f.path).name for f in appended.files] == ["part-00001.parquet"]
-    assert bulkwriter.inspect(out).rows_written == 10
+    assert [plain(Path(f.path).name) for f in appended.files] == ["part-00001.parquet"]
+    assert appended.write_id != replaced.write_id
+    inspected = bulkwriter.inspect(out).committed
+    assert inspected is not None
+    assert inspected.rows_written == 10
     with pytest.raises(DestinationExistsError, match="cannot append"):
         bulkwriter.write(columns(5, start=300), out, schema=SCHEMA, mode="append", format="json")
 
@@ -224,7 +236,7 @@ def test_with_block_commits_on_success_and_aborts_on_error(tmp_path: Path) -> No
             w.append_row({"id": i, "title": "t", "vec": [0.0] * 8})
     assert w.result is not None
     assert w.result.rows_written == 3
-    assert (tmp_path / "ok" / "part-00000.jsonl").read_text().count("\n") == 3
+    assert Path(w.result.files[0].path).read_text().count("\n") == 3
     w2 = Writer(tmp_path / "bad", schema=SCHEMA)
 
     def fail_inside_with_block() -> None:

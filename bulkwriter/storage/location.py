@@ -31,6 +31,7 @@ from fsspec.registry import registry as fsspec_registry
 from bulkwriter._deps import import_optional
 from bulkwriter.errors import StorageError
 from bulkwriter.result import WrittenFile
+from bulkwriter.storage.posix import PosixFileSystem
 
 __all__ = ["BUCKET_PROTOCOLS", "Location", "Redactor", "redact_url", "resolve"]
 
@@ -298,6 +299,8 @@ def resolve(
     except (ValueError, TypeError) as exc:
         raise StorageError(f"cannot open {redact(url)!r}: {redact(str(exc))}") from exc
     scheme = "" if protocol in (None, "file", "local") else protocol
+    if type(fs) is LocalFileSystem:  # the same disk, with the atomic renames the commit needs
+        fs = PosixFileSystem()
     return Location(fs, _clean_root(str(root)), scheme, redact)
 
 

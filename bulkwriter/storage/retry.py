@@ -194,6 +194,10 @@ def is_transient(exc: BaseException) -> bool:
     return transient
 
 
+def _retry_any(exc: BaseException) -> bool:
+    return isinstance(exc, Exception) and not isinstance(exc, BulkWriterError)
+
+
 def _reason(exc: BaseException) -> str:
     for e in _chain(exc):
         names = _names(e)
@@ -229,6 +233,7 @@ def call(
     operation: str,
     redact: Redactor,
     error: type[StorageError] = StorageError,
+    idempotent: bool = False,
 ) -> T:
     """Run ``fn()``, retrying transient errors under ``policy``; map the rest to ``error``.
 
@@ -246,6 +251,11 @@ def call(
         Removes credentials from the error text.
     error : type, default StorageError
         The class raised (e.g. :class:`~bulkwriter.errors.CommitError`).
+    idempotent : bool, default False
+        ``fn`` may be repeated whatever happened (removing listed objects, reading): every
+        error but a :class:`~bulkwriter.errors.BulkWriterError` is retried, not only the
+        transient ones. Used for the clean-up steps of a commit and its rollback, where one
+        failed delete must not leave a file behind.
 
     Raises
     ------
@@ -276,7 +286,7 @@ def call(
         # initial * 2**n capped at max_backoff, plus up to `jitter` random seconds
         wait=tenacity.wait_exponential(multiplier=policy.initial_backoff, min=0, max=policy.max_backoff)
         + tenacity.wait_random(0, policy.jitter),
-        retry=tenacity.retry_if_exception(is_transient),
+        retry=tenacity.retry_if_exception(_retry_any if idempotent else is_transient),
         before_sleep=before_sleep,
         reraise=True,
     )
