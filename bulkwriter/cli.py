@@ -17,7 +17,8 @@ Commands::
     bulkwriter demo [--out DIR]
 
 Exit status: 0 success; 1 the data or the files are at fault (invalid values, unreadable
-input, destination not empty, storage failure), with a message on stderr; 2 bad usage;
+input, destination not empty, another writer at work, storage failure), with a message on
+stderr, and for ``inspect`` nothing committed or something left to clean; 2 bad usage;
 3 ``convert --on-error skip`` committed the valid rows but left some out (see the rejects file).
 
 The parser is :mod:`argparse` from the standard library: the CLI needs subcommands, typed

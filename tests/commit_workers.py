@@ -109,3 +109,28 @@ def race(
             results.put((who, index, "untyped", type(exc).__name__, repr(exc)))
         else:
             results.put((who, index, "ok", result.write_id, result.rows_written))
+
+
+def parquet_bytes(ids: list[int]) -> bytes:
+    """A Parquet file of ``ids`` (the rows of :func:`commit_checks.columns`)."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    cols = columns(ids)
+    table = pa.table({"id": cols["id"], "vec": pa.array(list(cols["vec"]), type=pa.list_(pa.float32()))})
+    sink = io.BytesIO()
+    pq.write_table(table, sink)
+    return sink.getvalue()
+
+
+def stage_shard(stager: Any, ids: list[list[int]], results: Any) -> None:
+    """Stage one Parquet part per list of ids with ``stager`` (sent here pickled); report the parts."""
+    parts = []
+    for i, part_ids in enumerate(ids):
+        data = parquet_bytes(part_ids)
+        name = f"part-{i:05d}.parquet"
+        stager.stage(name, [("", data)])
+        parts.append(stager.part(name, suffix=".parquet", files=(), rows=len(part_ids), nbytes=len(data)))
+    results.put(parts)

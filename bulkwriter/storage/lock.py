@@ -145,6 +145,11 @@ class LockInfo:
                 return self.write_id not in _LIVE
         return not _process_alive(self.pid, self.pid_start)
 
+    @property
+    def checkable(self) -> bool:
+        """True when :meth:`is_dead` can tell (the writer ran on this host)."""
+        return self.host == socket.gethostname()
+
     def describe(self) -> str:
         """One line naming the holder."""
         return f"write {self.write_id}, pid {self.pid} on {self.host}, since {self.created}"
@@ -256,7 +261,7 @@ class WriterLock:
             except OSError as exc:  # no flock on this filesystem: fall back to the pid check
                 if exc.errno not in (errno.ENOLCK, errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP):
                     raise
-                if holder is not None and not holder.is_dead() and not break_lock:
+                if not _may_take(holder, break_lock):
                     raise _busy(self.location.uri, holder) from None
             try:
                 same = os.stat(self.path).st_ino == os.fstat(fd).st_ino
@@ -306,7 +311,7 @@ class WriterLock:
                     partial(conditional.delete_if, fs, self.path, token), "take the lock", idempotent=True
                 )
                 continue
-            if not ((holder is not None and holder.is_dead()) or break_lock):
+            if not _may_take(holder, break_lock):
                 raise _busy(self.location.uri, holder)
             self.broken = holder
             self._call(
@@ -353,6 +358,13 @@ class WriterLock:
                     idempotent=True,
                 )
         self._finalizer()
+
+
+def _may_take(holder: LockInfo | None, break_lock: bool) -> bool:
+    """A lock may be taken over when its writer is gone, or (``break_lock``) when nobody can tell."""
+    if holder is not None and holder.is_dead():
+        return True
+    return break_lock and (holder is None or not holder.checkable)
 
 
 def _new_locked_file(path: str, body: bytes) -> int:
