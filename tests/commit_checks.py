@@ -37,6 +37,15 @@ def columns(ids: Iterable[int]) -> dict[str, Any]:
     return {"id": ids, "vec": np.repeat(ids.astype(np.float32)[:, None], 4, axis=1)}
 
 
+def write(fs: Any, root: str, ids: list[int], mode: str, fmt: str = "parquet", **kw: Any) -> Any:
+    """``bulkwriter.write`` of :func:`columns` ``(ids)`` to ``root`` on ``fs``, two rows a file."""
+    import bulkwriter
+
+    return bulkwriter.write(
+        columns(ids), root, schema=SCHEMA, format=fmt, mode=mode, filesystem=fs, max_rows_per_file=2, **kw
+    )
+
+
 def files_under(fs: Any, path: str) -> dict[str, bytes]:
     """Every file under ``path`` (relative path -> bytes), fresh."""
     fs.invalidate_cache()

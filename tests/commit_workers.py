@@ -15,7 +15,7 @@ import random
 import time
 from typing import Any
 
-from commit_checks import SCHEMA, columns
+from commit_checks import SCHEMA, columns, write
 from faults import FaultyStorage
 
 import bulkwriter
@@ -55,14 +55,7 @@ def write_and_commit(
     Returns the number of storage calls the commit made (when not killed).
     """
     fs = make_fs(kind, options)
-    writer = bulkwriter.Writer(
-        root,
-        schema=SCHEMA,
-        format=fmt,
-        mode=mode,
-        filesystem=fs,
-        max_rows_per_file=2,  # type: ignore[arg-type]
-    )
+    writer = bulkwriter.Writer(root, schema=SCHEMA, format=fmt, mode=mode, filesystem=fs, max_rows_per_file=2)
     writer.write(columns(ids))
     writer.flush()
     faulty = FaultyStorage(fs, kill_at=kill_at).install()  # counted from the commit on
@@ -95,14 +88,7 @@ def race(
         if index % 3:
             time.sleep(random.Random(index * 2 + who).uniform(0, spread))
         try:
-            result = bulkwriter.write(
-                columns(ids),
-                root,
-                schema=SCHEMA,
-                mode=mode,
-                filesystem=fs,
-                max_rows_per_file=2,  # type: ignore[arg-type]
-            )
+            result = write(fs, root, ids, mode)
         except bulkwriter.BulkWriterError as exc:
             results.put((who, index, "error", type(exc).__name__, str(exc)))
         except Exception as exc:  # noqa: BLE001 - an untyped failure is itself a finding

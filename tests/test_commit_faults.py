@@ -34,11 +34,10 @@ import pytest
 from commit_checks import (
     MANIFEST,
     MATRIX_LINES,
-    SCHEMA,
     assert_whole,
-    columns,
     read_output,
     staging_files,
+    write,
 )
 from emulators import moto_s3_fixture, s3_bucket_fixture  # noqa: F401 - fixtures
 from faults import FaultyStorage, NoExchangeFileSystem
@@ -76,31 +75,18 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
     return Backend("s3", fs, lambda: f"{bucket}/{uuid.uuid4().hex[:8]}/out")
 
 
-def _write(backend: Backend, root: str, ids: list[int], mode: str, fmt: str) -> bulkwriter.WriteResult:
-    return bulkwriter.write(
-        columns(ids),
-        root,
-        schema=SCHEMA,
-        format=fmt,  # type: ignore[arg-type]
-        mode=mode,  # type: ignore[arg-type]
-        filesystem=backend.fs,
-        max_rows_per_file=2,
-        retry=FAST,
-    )
-
-
 def _prepare(backend: Backend, mode: str, fmt: str) -> tuple[str, dict[str, bytes]]:
     """A fresh destination; overwrite and append get an old output of two files first."""
     root = backend.make_root()
     if mode != "error":
-        _write(backend, root, OLD, "error", fmt)
+        write(backend.fs, root, OLD, "error", fmt, retry=FAST)
     return root, read_output(backend.fs, root).files
 
 
 def _run(backend: Backend, root: str, mode: str, fmt: str, **plan: int) -> tuple[Any, FaultyStorage]:
     faulty = FaultyStorage(backend.fs, **plan).install()
     try:
-        return _write(backend, root, NEW, mode, fmt), faulty
+        return write(backend.fs, root, NEW, mode, fmt, retry=FAST), faulty
     except Exception as exc:  # noqa: BLE001 - every outcome is checked below
         return exc, faulty
     finally:

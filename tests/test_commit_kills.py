@@ -29,12 +29,11 @@ import pytest
 from commit_checks import (
     MANIFEST,
     MATRIX_LINES,
-    SCHEMA,
     assert_whole,
-    columns,
     ids_of,
     read_output,
     staging_files,
+    write,
 )
 from commit_workers import context, make_fs, write_and_commit
 from emulators import moto_s3_fixture, s3_bucket_fixture  # noqa: F401 - fixtures
@@ -52,18 +51,6 @@ def _place(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> tuple[d
         return {}, lambda: str(tmp_path / uuid.uuid4().hex[:8] / "out")
     options, bucket = request.getfixturevalue("s3_bucket")
     return options, lambda: f"{bucket}/{uuid.uuid4().hex[:8]}/out"
-
-
-def _write(fs: Any, root: str, ids: list[int], mode: str, fmt: str) -> bulkwriter.WriteResult:
-    return bulkwriter.write(
-        columns(ids),
-        root,
-        schema=SCHEMA,
-        format=fmt,
-        mode=mode,
-        filesystem=fs,
-        max_rows_per_file=2,  # type: ignore[arg-type]
-    )
 
 
 def _killed(kind: str, options: dict[str, Any], root: str, mode: str, fmt: str, n: int) -> None:
@@ -115,21 +102,21 @@ def _then_clean(fs: Any, root: str, mode: str, state: str, ctx: str) -> None:
     assert bulkwriter.inspect(root, filesystem=fs).is_clean, ctx
 
 
-def _then_write(fs: Any, root: str, ctx: str) -> None:
+def _thenwrite(fs: Any, root: str, ctx: str) -> None:
     out = read_output(fs, root)
     found = bulkwriter.inspect(root, filesystem=fs)
     if out.files:
         with pytest.raises(bulkwriter.DestinationExistsError):
-            _write(fs, root, LATER, "error", "parquet")
+            write(fs, root, LATER, "error", "parquet")
     try:
-        _write(fs, root, LATER, "append", "parquet")
+        write(fs, root, LATER, "append", "parquet")
     except bulkwriter.UncleanDestinationError:
         assert out.unlisted or not found.is_clean, f"append refused a clean destination {ctx}"
     else:
         after = read_output(fs, root)
         assert not after.unlisted, f"an append hid orphans {after.unlisted} {ctx}"
         assert not after.missing, ctx
-    _write(fs, root, LATER, "overwrite", "parquet")
+    write(fs, root, LATER, "overwrite", "parquet")
     assert_whole(fs, root, LATER, ctx)
     assert staging_files(fs, root) == [], ctx
     assert bulkwriter.inspect(root, filesystem=fs).is_clean, ctx
@@ -147,7 +134,7 @@ def test_kill_matrix(kind: str, mode: str, tmp_path: Path, request: pytest.Fixtu
     def prepare() -> tuple[str, dict[str, bytes]]:
         root = make_root()
         if mode != "error":
-            _write(fs, root, OLD, "error", "parquet")
+            write(fs, root, OLD, "error", "parquet")
         return root, read_output(fs, root).files
 
     root, _ = prepare()
@@ -170,7 +157,7 @@ def test_kill_matrix(kind: str, mode: str, tmp_path: Path, request: pytest.Fixtu
             if follow_up == "clean":
                 _then_clean(fs, root, mode, state, ctx)
             else:
-                _then_write(fs, root, ctx)
+                _thenwrite(fs, root, ctx)
     MATRIX_LINES.append(
         f"kill matrix  {kind:6} {mode:9}: {calls} commit calls, {2 * calls} cases, "
         + ", ".join(f"{k} output {v}" for k, v in sorted(states.items()))

@@ -30,6 +30,7 @@ from typing import Any
 import fsspec
 
 from bulkwriter.errors import BulkWriterError
+from bulkwriter.storage.retry import exception_chain
 
 __all__ = ["ABSENT", "ConditionFailed", "create_exclusive", "delete_if", "read", "replace_if", "token_of"]
 
@@ -50,13 +51,8 @@ def _kind(fs: fsspec.AbstractFileSystem) -> str:
 
 
 def _is_precondition_failure(exc: BaseException) -> bool:
-    seen: set[int] = set()
-    todo: list[BaseException | None] = [exc]
-    while todo:
-        e = todo.pop()
-        if e is None or id(e) in seen:
-            continue
-        seen.add(id(e))
+    """True when ``exc`` (or its cause chain) is a store's "precondition failed" (HTTP 412)."""
+    for e in exception_chain(exc):
         response = getattr(e, "response", None)
         if isinstance(response, dict):
             code = response.get("Error", {}).get("Code")
@@ -67,7 +63,6 @@ def _is_precondition_failure(exc: BaseException) -> bool:
             return True
         if "pre-condition" in str(e) or "precondition" in str(e).lower():
             return True
-        todo.extend([e.__cause__, e.__context__])
     return False
 
 

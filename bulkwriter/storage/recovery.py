@@ -48,6 +48,7 @@ __all__ = [
     "few",
     "inspect_destination",
     "remove_empty_area",
+    "remove_tree",
     "scan",
 ]
 
@@ -464,7 +465,7 @@ def clean_destination(
                 _remove_empty_folders(location, layout.root, remove)
             for w in leftovers:
                 folder = layout.write_dir(w.write_id)
-                run(partial(_rm_tree, location, folder), f"remove staging of write {w.write_id}")
+                run(partial(remove_tree, location, folder), f"remove staging of write {w.write_id}")
             run(lambda: _rm_area_debris(location, layout, lock.info.write_id), "remove staging debris")
         return CleanResult(
             removed=tuple(location.uri_of(location.join(p)) for p in remove),
@@ -489,7 +490,7 @@ def _rm(fs: Any, paths: list[str]) -> None:
     fs.invalidate_cache()
 
 
-def _rm_tree(location: Location, folder: str) -> None:
+def remove_tree(location: Location, folder: str) -> None:
     """Remove a folder and everything under it (object stores: every object under the prefix)."""
     fs = location.fs
     fs.invalidate_cache()

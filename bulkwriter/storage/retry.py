@@ -31,7 +31,7 @@ import tenacity
 from bulkwriter.errors import BulkWriterError, StorageError
 from bulkwriter.storage.location import Redactor
 
-__all__ = ["RetryPolicy", "call", "is_transient", "translate"]
+__all__ = ["RetryPolicy", "call", "exception_chain", "is_transient", "translate"]
 
 logger = logging.getLogger("bulkwriter.storage")
 T = TypeVar("T")
@@ -122,7 +122,7 @@ class RetryPolicy:
         return cls(max_attempts=1)
 
 
-def _chain(exc: BaseException) -> Iterator[BaseException]:
+def exception_chain(exc: BaseException) -> Iterator[BaseException]:
     """``exc`` and every exception it was raised from or while handling, once each."""
     seen: set[int] = set()
     todo: list[BaseException | None] = [exc]
@@ -174,7 +174,7 @@ def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, BulkWriterError):
         return False
     transient = False
-    for e in _chain(exc):
+    for e in exception_chain(exc):
         if isinstance(
             e, (FileNotFoundError, PermissionError, FileExistsError, IsADirectoryError, NotADirectoryError)
         ):
@@ -199,7 +199,7 @@ def _retry_any(exc: BaseException) -> bool:
 
 
 def _reason(exc: BaseException) -> str:
-    for e in _chain(exc):
+    for e in exception_chain(exc):
         names = _names(e)
         status = _status(e)
         if isinstance(e, FileNotFoundError) or names & _NOT_FOUND_NAMES or status == 404:

@@ -22,7 +22,7 @@ import contextlib
 import posixpath
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, BinaryIO, TypeVar
+from typing import BinaryIO, TypeVar
 
 import fsspec
 from fsspec.asyn import AsyncFileSystem
@@ -184,7 +184,7 @@ class Stager:
             rel = posixpath.join(name, inner) if inner else name
             path = posixpath.join(self.folder, rel)
             fs = self.location.fs
-            self._call(partial_upload(fs, path, data), f"upload {rel} ({data_size(data):,} bytes)")
+            self._call(_uploader(fs, path, data), f"upload {rel} ({data_size(data):,} bytes)")
 
     def stage_stream(self, name: str, write: Callable[[BinaryIO], None]) -> int:
         """Stage a single-file part by letting ``write`` fill the staged file; return its size.
@@ -254,17 +254,8 @@ class Stager:
         """
         return StagedPart(self.shard, name, suffix, tuple(files), rows, nbytes)
 
-    def discard(self) -> None:
-        """Remove what this stager staged (best effort; never raises)."""
-        fs = self.location.fs
-        with contextlib.suppress(Exception):
-            fs.invalidate_cache()
-            found: Any = fs.find(self.folder)
-            if found:
-                fs.rm(list(found))
 
-
-def partial_upload(fs: fsspec.AbstractFileSystem, path: str, data: FileData) -> Callable[[], None]:
+def _uploader(fs: fsspec.AbstractFileSystem, path: str, data: FileData) -> Callable[[], None]:
     """A call that uploads ``data`` to ``path`` (:func:`upload_bytes`), for the retry loop."""
 
     def put() -> None:

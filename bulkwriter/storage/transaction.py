@@ -45,7 +45,14 @@ from bulkwriter.storage.location import Location, resolve
 from bulkwriter.storage.lock import WriterLock
 from bulkwriter.storage.manifest import Manifest, ManifestFile, OutputSpec
 from bulkwriter.storage.publish import LocalPublisher, Move, Publisher, Steps, StorePublisher
-from bulkwriter.storage.recovery import DestinationState, check_root, few, remove_empty_area, scan
+from bulkwriter.storage.recovery import (
+    DestinationState,
+    check_root,
+    few,
+    remove_empty_area,
+    remove_tree,
+    scan,
+)
 from bulkwriter.storage.retry import RetryPolicy, call
 from bulkwriter.storage.staging import StagedPart, Stager, upload_bytes
 
@@ -429,20 +436,11 @@ class Transaction:
 
     def _remove_write_folders(self, write_ids: Sequence[str]) -> None:
         """Remove these writes' folders from the staging area (best effort; logged, never raised)."""
-        fs = self.location.fs
         for write_id in write_ids:
             folder = self.layout.write_dir(write_id)
 
             def rm(folder: str = folder) -> None:
-                fs.invalidate_cache()
-                if self.location.is_local:
-                    if fs.exists(folder):
-                        fs.rm(folder, recursive=True)
-                    return
-                found: Any = fs.find(folder)
-                if found:
-                    fs.rm(list(found))
-                fs.invalidate_cache()
+                remove_tree(self.location, folder)
                 _abort_uploads(self.location, folder + "/")
 
             try:
