@@ -28,11 +28,21 @@ import threading
 from typing import Any
 
 import fsspec
+import fsspec.asyn
 
 from bulkwriter.errors import BulkWriterError
 from bulkwriter.storage.retry import exception_chain
 
-__all__ = ["ABSENT", "ConditionFailed", "create_exclusive", "delete_if", "read", "replace_if", "token_of"]
+__all__ = [
+    "ABSENT",
+    "ConditionFailed",
+    "create_exclusive",
+    "delete_if",
+    "deletes_conditionally",
+    "read",
+    "replace_if",
+    "token_of",
+]
 
 #: ``expect`` of :func:`replace_if` for "only if it does not exist yet".
 ABSENT = "<absent>"
@@ -66,11 +76,14 @@ def _is_precondition_failure(exc: BaseException) -> bool:
     return False
 
 
-def create_exclusive(fs: fsspec.AbstractFileSystem, path: str, data: bytes) -> None:
-    """Create the object ``path`` holding ``data``; FileExistsError if it already exists."""
+def create_exclusive(fs: fsspec.AbstractFileSystem, path: str, data: bytes) -> str | None:
+    """Create the object ``path`` holding ``data``; FileExistsError if it already exists.
+
+    Returns the new object's version token when the store sends it back (S3's ETag), else None.
+    """
     if _kind(fs) != "other":
         try:
-            fs.pipe_file(path, data, mode="create")
+            out: Any = fs.pipe_file(path, data, mode="create")
         except FileExistsError:
             raise
         except Exception as exc:
@@ -78,13 +91,15 @@ def create_exclusive(fs: fsspec.AbstractFileSystem, path: str, data: bytes) -> N
                 raise FileExistsError(path) from exc
             raise
         fs.invalidate_cache(path)
-        return
+        token = out.get("ETag") if isinstance(out, dict) and _kind(fs) == "s3" else None
+        return None if token is None else str(token)
     with _GUARD:
         fs.invalidate_cache(path)
         if fs.exists(path):
             raise FileExistsError(path)
         fs.pipe_file(path, data)
         fs.invalidate_cache(path)
+    return None
 
 
 def token_of(fs: fsspec.AbstractFileSystem, path: str) -> str | None:
@@ -102,17 +117,40 @@ def token_of(fs: fsspec.AbstractFileSystem, path: str) -> str | None:
 def read(fs: fsspec.AbstractFileSystem, path: str) -> tuple[bytes, str | None]:
     """The bytes of ``path`` and the version token they belong to (None where there is none).
 
+    S3: one ``GetObject``, whose ETag belongs to the bytes it returns. Elsewhere the token
+    is read before and after the bytes, until both agree.
+
     Raises FileNotFoundError when ``path`` does not exist.
     """
-    if _kind(fs) == "other":
+    kind = _kind(fs)
+    if kind == "other":
         fs.invalidate_cache(path)
         return bytes(fs.cat_file(path)), None
+    if kind == "s3":
+        return _read_s3(fs, path)
     for _ in range(_READ_ATTEMPTS):
         before = token_of(fs, path)
         data = bytes(fs.cat_file(path))
         if token_of(fs, path) == before:
             return data, before
     raise ConditionFailed(f"{path} changed {_READ_ATTEMPTS} times while it was read")
+
+
+def _read_s3(fs: Any, path: str) -> tuple[bytes, str | None]:
+    bucket, key, _ = fs.split_path(path)
+
+    async def get() -> tuple[bytes, str | None]:
+        response = await fs._call_s3("get_object", Bucket=bucket, Key=key)
+        body = response["Body"]
+        try:
+            data = await body.read()
+        finally:
+            body.close()
+        etag = response.get("ETag")
+        return bytes(data), None if etag is None else str(etag)
+
+    result: tuple[bytes, str | None] = fsspec.asyn.sync(fs.loop, get)
+    return result
 
 
 def replace_if(fs: fsspec.AbstractFileSystem, path: str, data: bytes, expect: str | None) -> None:
@@ -152,6 +190,11 @@ def replace_if(fs: fsspec.AbstractFileSystem, path: str, data: bytes, expect: st
         raise
     finally:
         fs.invalidate_cache(path)
+
+
+def deletes_conditionally(fs: fsspec.AbstractFileSystem) -> bool:
+    """True when :func:`delete_if` with a token deletes only that version (S3 ``If-Match``)."""
+    return _kind(fs) == "s3"
 
 
 def delete_if(fs: fsspec.AbstractFileSystem, path: str, token: str | None) -> None:

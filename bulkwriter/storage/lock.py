@@ -284,15 +284,18 @@ class WriterLock:
         fs = self.location.fs
         body = self.info.to_bytes()
 
-        def create() -> bool:
+        def create() -> tuple[bool, str | None]:
             try:
-                conditional.create_exclusive(fs, self.path, body)
+                return True, conditional.create_exclusive(fs, self.path, body)
             except FileExistsError:
-                return False
-            return True
+                return False, None
 
         for _ in range(_TAKE_ATTEMPTS):
-            if self._call(create, "take the lock"):
+            created, token = self._call(create, "take the lock")
+            if created and token is not None:  # S3 enforces the create and returns its ETag
+                self._token = token
+                return
+            if created:  # read it back: a store that ignores the condition may have let another win
                 found = self._call(lambda: _read_or_none(fs, self.path), "read the lock")
                 if found is not None and _write_id_of(found[0]) == self.info.write_id:
                     self._token = found[1]
@@ -350,7 +353,9 @@ class WriterLock:
             if self._fd is not None:
                 if os.stat(self.path).st_ino == os.fstat(self._fd).st_ino:
                     os.unlink(self.path)
-            elif self._holder() == self.info.write_id:
+            elif (self._token is not None and conditional.deletes_conditionally(self.location.fs)) or (
+                self._holder() == self.info.write_id
+            ):
                 fs = self.location.fs
                 self._call(
                     lambda: conditional.delete_if(fs, self.path, self._token),

@@ -205,8 +205,13 @@ def check_root(location: Location) -> None:
             raise NotADirectoryError(f"{location.uri} is a file, not a folder")
 
 
-def scan(location: Location, layout: Layout, retry: RetryPolicy) -> DestinationState:
+def scan(
+    location: Location, layout: Layout, retry: RetryPolicy, *, check: bool = True, lock: bool = True
+) -> DestinationState:
     """Read the destination and its staging area (see :class:`DestinationState`).
+
+    ``check=False`` skips :func:`check_root` (the caller just ran it); ``lock=False`` skips
+    reading the lock (a writer holding it knows whose it is: ``state.lock`` is None then).
 
     Raises
     ------
@@ -218,13 +223,15 @@ def scan(location: Location, layout: Layout, retry: RetryPolicy) -> DestinationS
     def run(fn: Callable[[], T], operation: str) -> T:
         return call(fn, policy=retry, url=location.uri, operation=operation, redact=location.redact)
 
-    run(lambda: check_root(location), "list the destination")
+    if check:
+        run(lambda: check_root(location), "list the destination")
     manifest, token = run(lambda: _read_manifest(location, layout), "read the manifest")
     files = tuple(run(lambda: _files_under(location, layout.root), "list the destination"))
     listed = manifest.listed() if manifest is not None else frozenset()
     orphans = tuple(p for p in files if p not in listed)
-    lock = run(lambda: read_lock(location, layout.lock), "read the lock")
-    live_id = lock[0].write_id if lock is not None and lock[1] and lock[0] is not None else None
+    lock_state = run(lambda: read_lock(location, layout.lock), "read the lock") if lock else None
+    holder = lock_state[0] if lock_state is not None and lock_state[1] else None
+    live_id = holder.write_id if holder is not None else None
     leftovers = []
     for write_id in run(lambda: _write_ids(location, layout), "list the staging area"):
         journal = run(partial(_read_journal, location, layout, write_id), "read a commit journal")
@@ -245,7 +252,7 @@ def scan(location: Location, layout: Layout, retry: RetryPolicy) -> DestinationS
         leftovers.append(
             LeftoverWrite(write_id, journal, committed, placed, old_left, parked, live=write_id == live_id)
         )
-    return DestinationState(manifest, token, files, orphans, tuple(leftovers), lock)
+    return DestinationState(manifest, token, files, orphans, tuple(leftovers), lock_state)
 
 
 def remove_empty_area(location: Location, layout: Layout) -> None:

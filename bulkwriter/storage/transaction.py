@@ -140,7 +140,7 @@ class Transaction:
         self._call(lambda: check_root(location), "list the destination")  # no bucket, a file: say so first
         self._lock = WriterLock.acquire(location, self.layout.lock, self.write_id, retry=self.retry)
         try:
-            found = scan(location, self.layout, self.retry)
+            found = scan(location, self.layout, self.retry, check=False, lock=False)
             self._check_destination(found)
             self.base: Manifest | None = found.manifest
             self._base_token = found.manifest_token
