@@ -32,7 +32,7 @@ from emulators import (  # noqa: F401 - fixtures
     remote_store_fixture,
     store_fixture,
 )
-from faults import FaultyStorage
+from faults import FaultyStorage, NoExchangeFileSystem
 
 import bulkwriter
 from bulkwriter.schema.load import as_schema
@@ -518,3 +518,39 @@ def test_odd_destination_names_and_zero_row_writes_in_every_mode(store: Store) -
     assert json.loads(store.fs.cat_file(f"{root}/_bulkwriter.json"))["version"] == 5
     assert staging_files(store.fs, root) == []
     assert bulkwriter.inspect(url, storage_options=store.options).is_clean
+
+
+def test_an_output_parked_by_an_interrupted_swap_is_reported_and_put_back(tmp_path: Path) -> None:
+    """Without an atomic exchange, overwrite renames the old output aside, then the new one in;
+    the store going away between the two leaves the destination absent, the old output parked."""
+    fs = NoExchangeFileSystem()
+    root = str(tmp_path / "o")
+    _write(root, OLD, fs=fs)
+    counter = FaultyStorage(fs).install()
+    _write(root, [5], fs=fs, mode="overwrite")
+    counter.restore()
+    move_in = next(
+        i
+        for i, (name, path) in enumerate(counter.calls, 1)
+        if name == "rename_no_replace" and path.endswith("/out")
+    )
+    _write(root, OLD, fs=fs, mode="overwrite")
+    before = read_output(fs, root).files
+    down = FaultyStorage(fs, down_from=move_in).install()
+    with pytest.raises(bulkwriter.CommitError, match="could not be fully undone"):
+        _write(root, [5], fs=fs, mode="overwrite")
+    down.restore()
+    assert read_output(fs, root).files == {}
+    found = bulkwriter.inspect(root, filesystem=fs)
+    assert any("parked" in note for note in found.notes)
+    assert not found.is_clean
+    for mode in ("error", "append"):
+        with pytest.raises(bulkwriter.UncleanDestinationError, match="interrupted commit"):
+            _write(root, [6], fs=fs, mode=mode)
+    preview = bulkwriter.clean(root, filesystem=fs, dry_run=True)
+    assert (preview.restored, preview.kept) == ((root,), ())
+    assert read_output(fs, root).files == {}
+    done = bulkwriter.clean(root, filesystem=fs)
+    assert done.restored == (root,)
+    assert read_output(fs, root).files == before
+    assert bulkwriter.inspect(root, filesystem=fs).is_clean

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
 
+from bulkwriter.errors import StorageError
 from bulkwriter.result import WriteResult
 from bulkwriter.storage import conditional, posix
 from bulkwriter.storage.describe import describe
@@ -47,6 +48,7 @@ __all__ = [
     "clean_destination",
     "few",
     "inspect_destination",
+    "layout_of",
     "remove_empty_area",
     "remove_tree",
     "scan",
@@ -179,6 +181,14 @@ def _read_journal(location: Location, layout: Layout, write_id: str) -> Journal 
     except FileNotFoundError:
         return None
     return Journal.parse(bytes(data))
+
+
+def layout_of(location: Location) -> Layout:
+    """The :class:`Layout` of a destination; StorageError for a path that cannot be one."""
+    try:
+        return Layout(location.root)
+    except ValueError as exc:
+        raise StorageError(f"cannot write to {location.uri!r}: {exc}") from None
 
 
 def check_root(location: Location) -> None:
@@ -322,7 +332,7 @@ class Inspection:
 
 def inspect_destination(location: Location, retry: RetryPolicy) -> Inspection:
     """Report what the destination at ``location`` holds (see :class:`Inspection`)."""
-    layout = Layout(location.root)
+    layout = layout_of(location)
     state = scan(location, layout, retry)
     committed = None
     if state.manifest is not None:
@@ -434,7 +444,7 @@ def clean_destination(
     StorageError
         Storage failed; what was done so far stays done, and running clean again finishes.
     """
-    layout = Layout(location.root)
+    layout = layout_of(location)
     fs = location.fs
     lock = WriterLock.acquire(location, layout.lock, new_write_id(), retry=retry, break_lock=break_lock)
 
@@ -463,7 +473,7 @@ def clean_destination(
         remove = list(state.orphans) if state.manifest is not None else sorted(state.attributed)
         kept = [] if state.manifest is not None else list(state.foreign)
         # a parked output that could not go back (something sits in its place) is never deleted
-        stuck = [w for w in state.leftovers if w.parked and not w.committed]
+        stuck = [w for w in state.leftovers if w.parked and not w.committed and not (dry_run and w is parked)]
         leftovers = [w for w in state.leftovers if w.write_id != lock.info.write_id and w not in stuck]
         if not dry_run:
             if remove:

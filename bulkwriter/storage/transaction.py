@@ -40,7 +40,7 @@ from bulkwriter.errors import (
 )
 from bulkwriter.storage import conditional
 from bulkwriter.storage.journal import Journal, Method
-from bulkwriter.storage.layout import STAGING_DIR, Layout, new_write_id, part_name
+from bulkwriter.storage.layout import STAGING_DIR, new_write_id, part_name
 from bulkwriter.storage.location import Location, resolve
 from bulkwriter.storage.lock import WriterLock
 from bulkwriter.storage.manifest import Manifest, ManifestFile, OutputSpec
@@ -49,6 +49,7 @@ from bulkwriter.storage.recovery import (
     DestinationState,
     check_root,
     few,
+    layout_of,
     remove_empty_area,
     remove_tree,
     scan,
@@ -129,10 +130,7 @@ class Transaction:
                 f"{location.uri!r} is a whole bucket: write to a prefix inside it, e.g. "
                 f"{location.uri.rstrip('/')}/data (the staging folder {STAGING_DIR}/ goes beside the destination)"
             )
-        try:
-            self.layout = Layout(location.root)
-        except ValueError as exc:
-            raise StorageError(f"cannot write to {location.uri!r}: {exc}") from None
+        self.layout = layout_of(location)
         self.location = location
         self.url = location.uri
         self.write_id = new_write_id()
