@@ -9,7 +9,7 @@ import fsspec
 from bulkwriter.errors import FieldError
 from bulkwriter.formats import get_encoder
 from bulkwriter.formats.base import FormatOptions
-from bulkwriter.inputs import DEFAULT_BATCH_ROWS, RejectedBatch, to_batches
+from bulkwriter.inputs import DEFAULT_BATCH_ROWS, to_batches
 from bulkwriter.progress import ProgressLike
 from bulkwriter.result import WriteResult
 from bulkwriter.rollover import DEFAULT_MAX_BYTES_PER_FILE
@@ -19,6 +19,7 @@ from bulkwriter.storage.recovery import CleanResult, Inspection, clean_destinati
 from bulkwriter.storage.retry import RetryPolicy
 from bulkwriter.storage.transaction import Mode
 from bulkwriter.validate.batch import BatchValidator
+from bulkwriter.validate.checked import check
 from bulkwriter.writer import DEFAULT_WORKERS, Format, OnError, Writer, parse_version
 
 __all__ = ["clean", "inspect", "validate", "write"]
@@ -156,13 +157,9 @@ def validate(
     validator = BatchValidator(collection, check_duplicates=check_duplicates, row_checks=row_checks)
     errors: list[FieldError] = []
     offset = 0
-    for batch in to_batches(data, collection, batch_rows=DEFAULT_BATCH_ROWS):
-        if isinstance(batch, RejectedBatch):  # values Arrow could not even convert
-            batch_errors = list(batch.errors)
-        else:
-            _, batch_errors = validator.validate(batch)
-        errors.extend(e.shifted(offset) for e in batch_errors)
-        offset += batch.num_rows
+    for piece in to_batches(data, collection, batch_rows=DEFAULT_BATCH_ROWS):
+        errors.extend(e.shifted(offset) for e in check(validator, piece).errors)
+        offset += piece.num_rows
         if max_errors is not None and len(errors) >= max_errors:
             break
     return errors if max_errors is None else errors[:max_errors]

@@ -178,6 +178,10 @@ class FieldError:
         prefix = f"row {self.row}, {where}" if self.row is not None else where
         return f"{prefix}: expected {self.expected}, got {self.got} [{self.code}]"
 
+    def at(self, row: int) -> FieldError:
+        """Return a copy naming row ``row``."""
+        return FieldError(self.code, self.field, row, self.expected, self.got, self.element)
+
     def shifted(self, offset: int) -> FieldError:
         """Return a copy whose row index is moved by ``offset`` rows."""
         if self.row is None or offset == 0:

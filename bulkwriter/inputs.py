@@ -30,68 +30,92 @@ import numpy as np
 import orjson
 import pyarrow as pa
 
-from bulkwriter.errors import FieldError, InputError, ValidationError, short_repr
+from bulkwriter.errors import FieldError, InputError, short_repr
+from bulkwriter.owned import MAX_JSON_DEPTH, TooDeep
 from bulkwriter.schema.collection import DYNAMIC_FIELD, CollectionSchema
 from bulkwriter.schema.field import FieldSchema
 from bulkwriter.schema.types import DataType
 from bulkwriter.validate.batch import JSON_TEXT_METADATA
+from bulkwriter.validate.exact_ints import inexact_ints
 from bulkwriter.validate.finite import NOT_JSON_NUMBER
 from bulkwriter.validate.json_text import json_quoted
 from bulkwriter.validate.vectors import sparse_from_python
 
-__all__ = ["DEFAULT_BATCH_ROWS", "RejectedBatch", "rows_to_batch", "to_batches"]
+__all__ = ["DEFAULT_BATCH_ROWS", "Converted", "columns_to_batch", "rows_to_batch", "to_batches"]
 
 #: Rows per record batch made from Python rows.
 DEFAULT_BATCH_ROWS = 8_192
 _JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY
+_NOT_TOO_DEEP = f"JSON nested at most {MAX_JSON_DEPTH} levels deep (the serializer's limit)"
 
 
 @dataclass(frozen=True)
-class RejectedBatch:
-    """A batch of Python values that could not even become Arrow columns.
+class Converted:
+    """One piece of input as Arrow columns, with the cells that could not be converted.
+
+    Conversion never raises for a bad value: the cell becomes null and an error names its
+    row, so a skipping writer keeps every other row of the piece.
 
     Attributes
     ----------
+    batch : pyarrow.RecordBatch
+        The piece's columns as given (any Arrow types; validation casts them). Rows named
+        by ``errors`` are set aside before validation (their cells may be null).
     errors : tuple of FieldError
-        Why, with row indices relative to the batch.
-    num_rows : int
-        Rows the batch held (so later row indices stay right).
+        Conversion errors, rows relative to ``batch``, sorted by row; every one names a row.
     rows : sequence of dict, optional
-        The row dicts, when the batch came from rows (lets a skipping writer keep the good ones).
+        The row dicts the piece came from (the rejects file shows their values).
     """
 
-    errors: tuple[FieldError, ...]
-    num_rows: int
+    batch: pa.RecordBatch
+    errors: tuple[FieldError, ...] = ()
     rows: Sequence[Mapping[str, Any]] | None = None
+
+    @property
+    def num_rows(self) -> int:
+        """Rows in the piece, bad ones included."""
+        return int(self.batch.num_rows)
+
+    def bad_rows(self) -> np.ndarray:
+        """Sorted, distinct rows (int64) that hold a conversion error."""
+        return np.unique(np.fromiter((e.row for e in self.errors), np.int64, len(self.errors)))
+
+    def values(self, row: int) -> dict[str, Any]:
+        """The input values of ``row`` as given (for the rejects file)."""
+        if self.rows is not None:
+            source = self.rows[row]
+            return dict(source) if isinstance(source, Mapping) else {"row": source}
+        return dict(self.batch.slice(row, 1).to_pylist()[0])
 
 
 def to_batches(
     data: Any, schema: CollectionSchema, *, batch_rows: int = DEFAULT_BATCH_ROWS
-) -> Iterator[pa.RecordBatch | RejectedBatch]:
-    """Yield the input as record batches (see the module docstring for what is accepted).
+) -> Iterator[Converted]:
+    """Yield the input as converted pieces (see the module docstring for what is accepted).
 
-    Python values Arrow cannot convert (e.g. ``[1, "a"]`` in one field) do not stop the
-    stream: their batch comes as a :class:`RejectedBatch` naming rows and fields.
+    Values Arrow cannot convert (e.g. ``[1, "a"]`` in one field) do not stop the stream: their
+    cells are null in the piece's batch and :attr:`Converted.errors` names each one's row.
 
     Raises
     ------
     InputError
-        The object is of no accepted kind, or columns have different lengths.
+        The object is of no accepted kind, a column name is not a string, or columns have
+        different lengths.
     """
     if isinstance(data, pa.RecordBatch):
-        yield data
+        yield Converted(data)
     elif isinstance(data, pa.Table):
-        yield from data.to_batches(max_chunksize=batch_rows)
+        yield from map(Converted, _table_batches(data, batch_rows))
     elif isinstance(data, pa.RecordBatchReader):
-        yield from data
+        yield from map(Converted, data)
     elif _module_of(data) == "pandas" and hasattr(data, "columns"):
         yield from _from_pandas(data, schema, batch_rows)
     elif _module_of(data) == "polars" and hasattr(data, "to_arrow"):
-        yield from data.to_arrow().to_batches(max_chunksize=batch_rows)
+        yield from map(Converted, _table_batches(data.to_arrow(), batch_rows))
     elif hasattr(data, "__arrow_c_stream__"):
-        yield from pa.RecordBatchReader.from_stream(data)
+        yield from map(Converted, pa.RecordBatchReader.from_stream(data))
     elif isinstance(data, Mapping):
-        yield _columns_or_rejected(data, schema)
+        yield columns_to_batch(data, schema)
     elif isinstance(data, (list, tuple)) and (not data or isinstance(data[0], Mapping)):
         yield from _rows_in_batches(data, schema, batch_rows)
     elif isinstance(data, (str, bytes)) or not isinstance(data, Iterable):
@@ -103,9 +127,11 @@ def to_batches(
         yield from _from_iterable(data, schema, batch_rows)
 
 
-def _from_iterable(
-    data: Iterable[Any], schema: CollectionSchema, batch_rows: int
-) -> Iterator[pa.RecordBatch | RejectedBatch]:
+def _table_batches(table: pa.Table, batch_rows: int) -> list[pa.RecordBatch]:
+    return list(table.to_batches(max_chunksize=batch_rows))
+
+
+def _from_iterable(data: Iterable[Any], schema: CollectionSchema, batch_rows: int) -> Iterator[Converted]:
     """An iterable of inputs; single row dicts (e.g. a generator of rows) are gathered into batches."""
     rows: list[Mapping[str, Any]] = []
     for item in data:
@@ -151,30 +177,18 @@ def is_row(item: Mapping[str, Any], schema: CollectionSchema) -> bool:
     return True
 
 
-def _columns_or_rejected(data: Mapping[str, Any], schema: CollectionSchema) -> pa.RecordBatch | RejectedBatch:
-    try:
-        return _columns_to_batch(data, schema)
-    except ValidationError as exc:
-        first: Any = next(iter(data.values()), [])
-        return RejectedBatch(exc.errors, len(first) if hasattr(first, "__len__") else 0)
-
-
 def _rows_in_batches(
     rows: Sequence[Mapping[str, Any]], schema: CollectionSchema, batch_rows: int
-) -> Iterator[pa.RecordBatch | RejectedBatch]:
+) -> Iterator[Converted]:
     for start in range(0, len(rows), batch_rows):
-        part = rows[start : start + batch_rows]
-        try:
-            yield rows_to_batch(part, schema)
-        except ValidationError as exc:
-            yield RejectedBatch(exc.errors, len(part), part)
+        yield rows_to_batch(rows[start : start + batch_rows], schema)
 
 
 def _module_of(obj: object) -> str:
     return type(obj).__module__.split(".")[0]
 
 
-def _from_pandas(df: Any, schema: CollectionSchema, batch_rows: int) -> Iterator[pa.RecordBatch]:
+def _from_pandas(df: Any, schema: CollectionSchema, batch_rows: int) -> Iterator[Converted]:
     """pandas: numeric and string columns through Arrow; object columns as Python values."""
     n = len(df)
     for start in range(0, max(n, 1), batch_rows):
@@ -186,7 +200,7 @@ def _from_pandas(df: Any, schema: CollectionSchema, batch_rows: int) -> Iterator
                 columns[str(name)] = series.tolist()
             else:
                 columns[str(name)] = pa.Array.from_pandas(series)
-        yield _columns_to_batch(columns, schema)
+        yield columns_to_batch(columns, schema)
         if n == 0:
             return
 
@@ -195,27 +209,62 @@ def _field_map(schema: CollectionSchema) -> dict[str, FieldSchema]:
     return {f.name: f for f in schema.fields}
 
 
-def _columns_to_batch(columns: Mapping[str, Any], schema: CollectionSchema) -> pa.RecordBatch:
-    """A dict of columns (lists, NumPy arrays, Arrow arrays) to one record batch."""
+def columns_to_batch(columns: Mapping[str, Any], schema: CollectionSchema) -> Converted:
+    """A dict of columns (lists, NumPy arrays, Arrow arrays) to one converted piece.
+
+    Raises
+    ------
+    InputError
+        A column name is not a string (or not valid UTF-8), a column is of no accepted
+        kind, or the columns have different lengths.
+    """
     fields = _field_map(schema)
     arrays: list[pa.Array] = []
-    names: list[str] = []
+    arrow_fields: list[pa.Field] = []
     errors: list[FieldError] = []
     length: int | None = None
     for name, values in columns.items():
-        if not isinstance(name, str):
-            raise InputError(f"column names must be strings, got {name!r}")
-        array, column_errors = _column_to_arrow(fields.get(name), name, values)
+        if not isinstance(name, str) or not _is_utf8(name):
+            raise InputError(f"column names must be valid UTF-8 strings, got {short_repr(name)}")
+        field = fields.get(name)
+        if field is None and name != DYNAMIC_FIELD and _is_python_column(values):
+            # a dynamic key's Python values: JSON text, exactly as from row dicts (null = absent)
+            cells = list(values)
+            array, column_errors = _dump_json(
+                name, cells, keep_strings=False, present=[v is not None for v in cells]
+            )
+            arrow_field = pa.field(name, pa.string(), metadata=JSON_TEXT_METADATA)
+        else:
+            array, column_errors = _column_to_arrow(field, name, values)
+            arrow_field = pa.field(name, array.type)
         errors.extend(column_errors)
         if length is None:
             length = len(array)
         elif len(array) != length:
             raise InputError(f"column '{name}' has {len(array)} rows, the first column has {length}")
         arrays.append(array)
-        names.append(name)
-    if errors:
-        raise ValidationError(errors, schema.name)
-    return pa.RecordBatch.from_arrays(arrays, names=names) if arrays else pa.record_batch([])
+        arrow_fields.append(arrow_field)
+    batch = (
+        pa.RecordBatch.from_arrays(arrays, schema=pa.schema(arrow_fields)) if arrays else pa.record_batch([])
+    )
+    return Converted(batch, _sorted(errors))
+
+
+def _is_python_column(values: Any) -> bool:
+    """A column of Python values (a list, tuple or object array), not a typed one."""
+    return isinstance(values, (list, tuple)) or (isinstance(values, np.ndarray) and values.dtype == object)
+
+
+def _sorted(errors: list[FieldError]) -> tuple[FieldError, ...]:
+    return tuple(sorted(errors, key=lambda e: (e.row or 0, e.field)))
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _column_to_arrow(field: FieldSchema | None, name: str, values: Any) -> tuple[pa.Array, list[FieldError]]:
@@ -247,25 +296,50 @@ def python_to_arrow(
     """
     if field is not None and field.dtype is DataType.JSON:
         return _json_texts(name, values)
+    if not values:
+        return pa.array([]), []
     if field is not None and field.dtype is DataType.SPARSE_FLOAT_VECTOR:
-        array, errors = sparse_from_python(field, values)
-        return (array if array is not None else pa.nulls(len(values))), errors
+        return sparse_from_python(field, values)
     if field is not None and (field.dtype.is_dense_vector or field.dtype is DataType.ARRAY):
         unordered = _unordered_cells(field, name, values)
         if unordered:  # Arrow would take a set's (arbitrary) order, or a dict's keys
-            return pa.nulls(len(values)), unordered
-    if field is not None and field.dtype.is_dense_vector and values and isinstance(values[0], np.ndarray):
+            array, errors = python_to_arrow(field, name, _without(values, unordered))
+            return array, unordered + errors
+    if field is not None and field.dtype.is_dense_vector and isinstance(values[0], np.ndarray):
         stacked = _stack(values)
         if stacked is not None:
             return _column_to_arrow(field, name, stacked)
     if field is not None and field.dtype is DataType.FLOAT_VECTOR and field.dim:
         packed = _pack_float_lists(values, field.dim)
         if packed is not None:
-            return _column_to_arrow(field, name, packed)
+            array, errors = _column_to_arrow(field, name, packed)
+            return array, errors + inexact_ints(field, values, packed)
     try:
-        return pa.array(values), []
-    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, UnicodeEncodeError, TypeError, ValueError):
-        return pa.nulls(len(values)), [_diagnose(field, name, values)]
+        array = pa.array(values)
+    except _CONVERSION_ERRORS:
+        array, errors = _salvage(field, name, values)
+    else:
+        errors = []
+    return array, errors + inexact_ints(field, values, array)
+
+
+_CONVERSION_ERRORS = (
+    pa.ArrowInvalid,
+    pa.ArrowTypeError,
+    OverflowError,
+    UnicodeEncodeError,
+    TypeError,
+    ValueError,
+)
+
+
+def _without(values: list[Any], errors: list[FieldError]) -> list[Any]:
+    """``values`` with the cells of ``errors``' rows set to None."""
+    cells = list(values)
+    for error in errors:
+        if error.row is not None:
+            cells[error.row] = None
+    return cells
 
 
 def _pack_float_lists(values: list[Any], dim: int) -> np.ndarray | None:
@@ -369,11 +443,22 @@ def _dump_json_fast(values: list[Any], *, keep_strings: bool) -> pa.Array | None
         suspects = np.flatnonzero(np.fromiter(map(_HAS_NULL, dumped, repeat(b"null")), bool, len(dumped)))
         if any(_has_non_finite(values[int(i)]) for i in suspects):
             return None
+    if dict in types or list in types:
+        # deeper than MAX_JSON_DEPTH needs as many '[' or '{': counted in C, walked only then
+        openers = np.fromiter(map(_openers, dumped), np.int64, len(dumped))
+        if (openers > MAX_JSON_DEPTH).any():
+            deep = np.flatnonzero(openers > MAX_JSON_DEPTH)
+            if any(too_deep(values[int(i)]) for i in deep):
+                return None
     return pa.array(dumped, pa.binary()).cast(pa.string())
 
 
 _DUMPS = partial(orjson.dumps, option=orjson.OPT_SERIALIZE_NUMPY)
 _HAS_NULL = bytes.__contains__
+
+
+def _openers(text: bytes) -> int:
+    return text.count(b"[") + text.count(b"{")
 
 
 def _dump_json_slow(
@@ -388,113 +473,223 @@ def _dump_json_slow(
         ):
             texts.append(None if present is not None and not present[row] else value)
             continue
+        if too_deep(value):
+            texts.append(None)
+            errors.append(FieldError("json_too_deep", name, row, _NOT_TOO_DEEP, "deeper nesting"))
+            continue
         if _has_non_finite(value):
             texts.append(None)
             errors.append(FieldError("not_finite", name, row, NOT_JSON_NUMBER, short_repr(value)))
             continue
         try:
             texts.append(orjson.dumps(value, option=_JSON_OPTIONS).decode())
-        except (TypeError, orjson.JSONEncodeError):
+        except (TypeError, orjson.JSONEncodeError) as exc:
             texts.append(None)
-            errors.append(
-                FieldError("invalid_json", name, row, "a JSON-serialisable value", short_repr(value))
-            )
+            if "UTF-8" in str(exc):  # orjson: "str is not valid UTF-8: surrogates not allowed"
+                errors.append(
+                    FieldError(
+                        "invalid_utf8", name, row, "valid UTF-8 text (no lone surrogates)", short_repr(value)
+                    )
+                )
+            else:
+                errors.append(
+                    FieldError("invalid_json", name, row, "a JSON-serialisable value", short_repr(value))
+                )
     return pa.array(texts, pa.string()), errors
 
 
-def _has_non_finite(value: Any, depth: int = 0) -> bool:
-    """True when a JSON-bound value holds NaN or an infinity (orjson would write ``null``)."""
-    if isinstance(value, float):
-        return not math.isfinite(value)
-    if depth > 64:
-        return False  # orjson refuses such depth itself
-    if isinstance(value, dict):
-        return any(_has_non_finite(v, depth + 1) for v in value.values())
-    if isinstance(value, (list, tuple)):
-        return any(_has_non_finite(v, depth + 1) for v in value)
-    if isinstance(value, np.ndarray) and value.dtype.kind == "f":
-        return not bool(np.isfinite(value).all())
+def _has_non_finite(value: Any) -> bool:
+    """True when a JSON-bound value holds NaN or an infinity at any depth (orjson would write ``null``).
+
+    Iterative, so it agrees with the serializer at every depth (nesting deeper than
+    :data:`MAX_JSON_DEPTH` is refused on its own, see :func:`too_deep`).
+    """
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, float):
+            if not math.isfinite(item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+        elif isinstance(item, np.ndarray) and item.dtype.kind == "f" and not bool(np.isfinite(item).all()):
+            return True
     return False
 
 
-def _diagnose(field: FieldSchema | None, name: str, values: list[Any]) -> FieldError:
-    """Find the first value that breaks Arrow's conversion (error path only)."""
+def too_deep(value: Any) -> bool:
+    """True when containers nest deeper than :data:`MAX_JSON_DEPTH` levels in ``value``."""
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, TooDeep):
+            return True
+        if isinstance(item, (dict, list, tuple)):
+            if depth >= MAX_JSON_DEPTH:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+#: Arrow types the cells of a scalar field are converted to, one by one, on the error path.
+_CELL_TYPES = {
+    DataType.BOOL: pa.bool_(),
+    DataType.INT8: pa.int64(),
+    DataType.INT16: pa.int64(),
+    DataType.INT32: pa.int64(),
+    DataType.INT64: pa.int64(),
+    DataType.FLOAT: pa.float64(),
+    DataType.DOUBLE: pa.float64(),
+    DataType.VARCHAR: pa.string(),
+}
+
+
+_FLOAT_KINDS: dict[DataType | None, bool] = {
+    DataType.FLOAT: True,
+    DataType.DOUBLE: True,
+    DataType.FLOAT_VECTOR: True,
+    DataType.FLOAT16_VECTOR: True,
+    DataType.BFLOAT16_VECTOR: True,
+}
+
+
+def _holds_int_beyond(value: Any, limit: int) -> bool:
+    """True when ``value`` (a number, or a flat list of them) holds a Python int of magnitude above ``limit``."""
+    cells = value if isinstance(value, (list, tuple)) else [value]
+    return any(type(v) is int and abs(v) > limit for v in cells)
+
+
+def _cell_type(field: FieldSchema | None) -> pa.DataType | None:
+    """The Arrow type a cell of ``field`` must convert to, where the field alone tells it."""
+    if field is None:
+        return None
+    if field.dtype is DataType.ARRAY and field.element_type in _CELL_TYPES:
+        return pa.list_(_CELL_TYPES[field.element_type])
+    if field.dtype is DataType.FLOAT_VECTOR:
+        return pa.list_(pa.float64())
+    if field.dtype is DataType.INT8_VECTOR:
+        return pa.list_(pa.int64())
+    return _CELL_TYPES.get(field.dtype)
+
+
+def _has_null_type(value_type: pa.DataType) -> bool:
+    if pa.types.is_null(value_type):
+        return True
+    return bool(hasattr(value_type, "value_type") and _has_null_type(value_type.value_type))
+
+
+def _salvage(field: FieldSchema | None, name: str, values: list[Any]) -> tuple[pa.Array, list[FieldError]]:
+    """A column Arrow refused as a whole: every cell that breaks it is named and set to null.
+
+    Error path only (a Python step per cell). Cells are converted one by one to the field's
+    Arrow type (scalars) or to the type of the first convertible cell ("like the first one").
+    """
     expected = f"{field.dtype.value} values" if field is not None else "values of one type"
-    first_type: pa.DataType | None = None
+    target = _cell_type(field)
+    first_type = target
+    cells = list(values)
+    errors: list[FieldError] = []
     for row, value in enumerate(values):
         if value is None:
             continue
         try:
-            value_type = pa.array([value]).type
+            value_type = pa.array([value], type=first_type).type
         except OverflowError:
-            return FieldError(
-                "int_out_of_range", name, row, expected + " (at most 64-bit integers)", short_repr(value)
+            errors.append(
+                FieldError(
+                    "int_out_of_range", name, row, expected + " (at most 64-bit integers)", short_repr(value)
+                )
             )
         except UnicodeEncodeError:
-            return FieldError(
-                "invalid_utf8", name, row, "valid UTF-8 text (no lone surrogates)", short_repr(value)
+            errors.append(
+                FieldError(
+                    "invalid_utf8", name, row, "valid UTF-8 text (no lone surrogates)", short_repr(value)
+                )
             )
-        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
-            return FieldError("wrong_type", name, row, expected, short_repr(value))
-        if first_type is None:
-            first_type = value_type
+        except _CONVERSION_ERRORS:
+            if _FLOAT_KINDS.get(field.dtype if field else None) and _holds_int_beyond(value, 2**53):
+                # Arrow refuses such an int among floats: float64 cannot hold it exactly
+                errors.append(
+                    FieldError("not_exact", name, row, "a number float64 holds exactly", short_repr(value))
+                )
+            else:
+                like = (
+                    f" like the first one ({first_type})" if first_type is not None and target is None else ""
+                )
+                errors.append(FieldError("wrong_type", name, row, expected + like, short_repr(value)))
+        else:
+            if first_type is None and not _has_null_type(value_type):  # [] says nothing of the type
+                first_type = value_type
             continue
-        try:
-            pa.array([values[_first_valid(values)], value])
-        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
-            return FieldError(
-                "wrong_type", name, row, f"{expected} like the first one ({first_type})", short_repr(value)
-            )
-    return FieldError("wrong_type", name, None, expected, "values Arrow cannot hold in one column")
+        cells[row] = None
+    try:
+        array = pa.array(cells, type=first_type)
+    except _CONVERSION_ERRORS:  # cells that convert alone but not together: refuse them all
+        bad = [
+            FieldError("wrong_type", name, row, expected, short_repr(value))
+            for row, value in enumerate(cells)
+            if value is not None
+        ]
+        return pa.nulls(len(values)), sorted(errors + bad, key=lambda e: e.row or 0)
+    return array, errors
 
 
-def _first_valid(values: list[Any]) -> int:
-    return next(i for i, v in enumerate(values) if v is not None)
-
-
-def rows_to_batch(rows: Sequence[Mapping[str, Any]], schema: CollectionSchema) -> pa.RecordBatch:
-    """Turn row dicts into one record batch, column by column.
+def rows_to_batch(rows: Sequence[Mapping[str, Any]], schema: CollectionSchema) -> Converted:
+    """Turn row dicts into one converted piece, column by column.
 
     Keys outside the schema become JSON-text columns (marked with
     :data:`~bulkwriter.validate.batch.JSON_TEXT_METADATA`) that the validator merges into
     ``$meta`` when the dynamic field is on, and reports as unknown otherwise. The caller's
     dicts are never modified.
 
-    Raises
-    ------
-    ValidationError
-        A row is not a mapping, a key is not a string, or a column holds values Arrow
-        cannot convert (rows relative to ``rows``).
+    A row that is not a mapping (``not_a_row``), or holds a key that is not a string
+    (``bad_key``) or not valid UTF-8 (``invalid_utf8``), is named by an error and converted as
+    an empty row; a value Arrow cannot convert is named by an error and its cell is null.
+    Rows in the errors are relative to ``rows``.
     """
+    errors: list[FieldError] = []
+    usable: list[Any] | Sequence[Mapping[str, Any]] = rows
     if not all(map(isinstance, rows, repeat(Mapping))):
-        row = next(i for i, r in enumerate(rows) if not isinstance(r, Mapping))
-        raise ValidationError(
-            [FieldError("not_a_row", "*", row, "a dict of field name to value", short_repr(rows[row]))],
-            schema.name,
-        )
-    keys: set[Any] = set().union(*rows) if rows else set()
-    bad_keys = [k for k in keys if not isinstance(k, str)]
+        usable = list(rows)
+        for row, item in enumerate(rows):
+            if not isinstance(item, Mapping):
+                errors.append(
+                    FieldError("not_a_row", "*", row, "a dict of field name to value", short_repr(item))
+                )
+                usable[row] = {}
+    keys: set[Any] = set().union(*usable) if usable else set()
+    bad_keys = {k for k in keys if not isinstance(k, str) or not _is_utf8(k)}
     if bad_keys:
-        row = next(i for i, r in enumerate(rows) if any(not isinstance(k, str) for k in r))
-        raise ValidationError(
-            [FieldError("bad_key", "*", row, "string keys", short_repr(bad_keys[0]))], schema.name
-        )
+        usable = list(usable)
+        for row, item in enumerate(usable):
+            found = [k for k in item if k in bad_keys]
+            if found:
+                code, expected = (
+                    ("bad_key", "string keys")
+                    if not isinstance(found[0], str)
+                    else ("invalid_utf8", "keys of valid UTF-8 text (no lone surrogates)")
+                )
+                errors.append(FieldError(code, "*", row, expected, short_repr(found[0])))
+                usable[row] = {}
+        keys -= bad_keys
     fields = _field_map(schema)
     arrays: list[pa.Array] = []
     schema_fields: list[pa.Field] = []
-    errors: list[FieldError] = []
-    plain = set(map(type, rows)) <= {dict}
+    plain = set(map(type, usable)) <= {dict}
     get: Any = dict.get if plain else Mapping.get
     contains: Any = dict.__contains__ if plain else Mapping.__contains__
     for name in sorted(keys, key=lambda k: (k not in fields, k)):
-        values = list(map(get, rows, repeat(name)))
+        values = list(map(get, usable, repeat(name)))
         field = fields.get(name)
         if field is None or name == DYNAMIC_FIELD:
             if name == DYNAMIC_FIELD:
                 array, column_errors = _json_texts(name, values)
                 schema_fields.append(pa.field(name, pa.string()))
             else:
-                present = list(map(contains, rows, repeat(name)))
+                present = list(map(contains, usable, repeat(name)))
                 array, column_errors = _dump_json(name, values, keep_strings=False, present=present)
                 schema_fields.append(pa.field(name, pa.string(), metadata=JSON_TEXT_METADATA))
         else:
@@ -502,6 +697,8 @@ def rows_to_batch(rows: Sequence[Mapping[str, Any]], schema: CollectionSchema) -
             schema_fields.append(pa.field(name, array.type))
         errors.extend(column_errors)
         arrays.append(array)
-    if errors:
-        raise ValidationError(sorted(errors, key=lambda e: e.row or 0), schema.name)
-    return pa.RecordBatch.from_arrays(arrays, schema=pa.schema(schema_fields))
+    if arrays:
+        batch = pa.RecordBatch.from_arrays(arrays, schema=pa.schema(schema_fields))
+    else:  # no keys at all: still as many rows as given
+        batch = pa.RecordBatch.from_arrays([pa.nulls(len(rows))], names=["__bulkwriter_rows"]).select([])
+    return Converted(batch, _sorted(errors), rows)

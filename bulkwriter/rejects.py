@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-import pyarrow as pa
 
 from bulkwriter.errors import FieldError
 
@@ -28,25 +27,41 @@ __all__ = ["REJECTS_SUFFIX", "RejectLog", "abbreviate"]
 REJECTS_SUFFIX = ".rejects.jsonl"
 _MAX_ITEMS = 8
 _MAX_CHARS = 200
+_MAX_DEPTH = 16
 
 
-def abbreviate(value: Any) -> Any:
-    """Shorten a value for a report: lists to 8 items plus a count, strings to 200 characters."""
+def abbreviate(value: Any, depth: int = 0) -> Any:
+    """Shorten a value for a report: lists to 8 items plus a count, strings to 200 characters,
+    nesting to 16 levels (deeper containers become ``"..."``)."""
     if isinstance(value, (bytes, bytearray)):
         value = list(value)
+    if isinstance(value, (list, tuple, dict)) and depth >= _MAX_DEPTH:
+        return "..."
     if isinstance(value, (list, tuple)):
-        items = [abbreviate(v) for v in value[:_MAX_ITEMS]]
+        items = [abbreviate(v, depth + 1) for v in value[:_MAX_ITEMS]]
         if len(value) > _MAX_ITEMS:
             items.append(f"... ({len(value)} items)")
         return items
     if isinstance(value, dict):
-        return {str(k): abbreviate(v) for k, v in list(value.items())[: _MAX_ITEMS * 4]}
-    if isinstance(value, str) and len(value) > _MAX_CHARS:
-        return value[:_MAX_CHARS] + f"... ({len(value)} characters)"
+        return {_text(str(k)): abbreviate(v, depth + 1) for k, v in list(value.items())[: _MAX_ITEMS * 4]}
+    if isinstance(value, str):
+        value = _text(value)
+        return value if len(value) <= _MAX_CHARS else value[:_MAX_CHARS] + f"... ({len(value)} characters)"
+    if isinstance(value, int) and not -(2**63) <= value < 2**64:  # beyond what orjson writes
+        return str(value)
     if isinstance(value, float) and value != value:  # NaN is not JSON
         return "NaN"
     if isinstance(value, float) and value in (float("inf"), float("-inf")):
         return str(value)
+    return value
+
+
+def _text(value: str) -> str:
+    """``value`` as valid UTF-8 text: a lone surrogate is written as its ``\\udXXX`` escape."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
     return value
 
 
@@ -67,17 +82,20 @@ class RejectLog:
     _lines: list[bytes] = field(default_factory=list)
 
     def add(
-        self, errors: Iterable[FieldError], offset: int, values: Mapping[int, pa.RecordBatch] | None = None
+        self,
+        errors: Iterable[FieldError],
+        offset: int,
+        values: Mapping[int, Mapping[str, Any]] | None = None,
     ) -> None:
         """Record ``errors`` whose rows are relative to input row ``offset``.
 
-        ``values`` maps such a row to a one-row batch of its original values, when known.
+        ``values`` maps such a row to its values as given, when known.
         """
         for error in errors:
             shifted = error.shifted(offset)
             row_values = None
             if values is not None and error.row is not None and error.row in values:
-                row_values = {k: abbreviate(v) for k, v in values[error.row].to_pylist()[0].items()}
+                row_values = abbreviate(dict(values[error.row]))
             if shifted.row is not None:
                 self.rows.add(shifted.row)
             self.errors.append(shifted)

@@ -10,37 +10,31 @@ commit protocol, the lock, the journal).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
-from functools import partial
-from operator import attrgetter
+import sys
+from collections.abc import Iterator, Mapping
 from types import TracebackType
 from typing import Any, Literal
 
 import fsspec
-import numpy as np
-import pyarrow as pa
 
-from bulkwriter.errors import CleanupError, FieldError, ValidationError, WriterClosedError
+from bulkwriter.errors import CleanupError, FieldError, InputError, ValidationError, WriterClosedError
 from bulkwriter.formats import get_encoder
 from bulkwriter.formats.base import FormatOptions
-from bulkwriter.inputs import DEFAULT_BATCH_ROWS, RejectedBatch, rows_to_batch, to_batches
+from bulkwriter.inputs import DEFAULT_BATCH_ROWS, Converted, rows_to_batch, to_batches
+from bulkwriter.owned import RowOwner
+from bulkwriter.policy import ErrorPolicy, OnError
 from bulkwriter.progress import ProgressLike, make_progress
-from bulkwriter.rejects import REJECTS_SUFFIX, RejectLog
+from bulkwriter.rejects import REJECTS_SUFFIX
 from bulkwriter.result import WriteResult
-from bulkwriter.rollover import (
-    DEFAULT_MAX_BYTES_PER_FILE,
-    MILVUS_MAX_FILE_BYTES,
-    ChunkPolicy,
-    fit_within_cap,
-)
+from bulkwriter.roller import Roller, RowTooLarge
+from bulkwriter.rollover import DEFAULT_MAX_BYTES_PER_FILE, MILVUS_MAX_FILE_BYTES, ChunkPolicy
 from bulkwriter.schema.load import SchemaLike, as_schema
 from bulkwriter.storage.describe import describe
 from bulkwriter.storage.manifest import Manifest, OutputSpec
 from bulkwriter.storage.retry import RetryPolicy
-from bulkwriter.storage.staging import StagedPart
 from bulkwriter.storage.transaction import Mode, Transaction
 from bulkwriter.validate.batch import BatchValidator
+from bulkwriter.validate.checked import check
 
 __all__ = ["DEFAULT_WORKERS", "Format", "OnError", "Writer"]
 
@@ -48,7 +42,6 @@ __all__ = ["DEFAULT_WORKERS", "Format", "OnError", "Writer"]
 DEFAULT_WORKERS = 2
 
 Format = Literal["parquet", "json", "jsonl", "numpy", "csv"]
-OnError = Literal["raise", "skip"]
 _State = Literal["open", "committed", "aborted"]
 
 
@@ -116,8 +109,12 @@ class Writer:
         import). Costs at most 8 bytes of memory per row written; Int64 keys that count up
         (0, 1, 2, ...) are kept as ranges, next to nothing however many rows are written.
     on_error : {"raise", "skip"}, default "raise"
-        ``"raise"``: the first invalid batch raises ValidationError and nothing is committed.
-        ``"skip"``: invalid rows are left out and recorded in a rejects file beside the output
+        ``"raise"``: the first invalid batch raises ValidationError and nothing is committed;
+        the writer is then failed (every later call but ``abort`` raises that error again),
+        since rows it held are lost and no subset of the data may be committed.
+        ``"skip"``: every invalid row, and only those, is left out (whatever the input form:
+        a bad cell of a column, or a row bigger than the byte cap, rejects its own row) and
+        recorded in a rejects file beside the output
         (``<destination>.rejects.jsonl``, see :mod:`bulkwriter.rejects`); the result counts rows
         read, written and rejected (as Pinecone's ``error_mode`` "continue" and Weaviate's
         failed-object list do).
@@ -196,14 +193,9 @@ class Writer:
                 raise ValueError(f"{name} must be a positive integer or None, got {value!r}")
         if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
             raise ValueError(f"workers must be a positive integer, got {workers!r}")
-        if on_error not in ("raise", "skip"):
-            raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
-        if max_errors is not None and (not isinstance(max_errors, int) or max_errors < 0):
-            raise ValueError(f"max_errors must be a non-negative integer or None, got {max_errors!r}")
-        self._on_error: OnError = on_error
-        self._max_errors = max_errors
-        self._rejects = RejectLog()
+        self._policy = ErrorPolicy(on_error, max_errors)
         self.schema = as_schema(schema)
+        self._policy.collection = self.schema.name
         options = format_options or FormatOptions()
         version = parse_version(milvus_version)
         if version is not None:
@@ -212,6 +204,7 @@ class Writer:
         self._validator = BatchValidator(
             self.schema, check_duplicates=check_duplicates, row_checks=self._encoder.check_rows
         )
+        self._owner = RowOwner(self.schema)
         self._spec = OutputSpec(
             self._encoder.name, self.schema.name, self.schema.to_dict(), self._encoder.import_options()
         )
@@ -223,21 +216,18 @@ class Writer:
             filesystem=filesystem,
             retry=retry,
         )
-        self._stager = self._txn.stager()
-        self._policy = ChunkPolicy(max_rows_per_file, max_bytes_per_file or MILVUS_MAX_FILE_BYTES)
+        self._roller = Roller(
+            self._encoder,
+            self._txn.stager(),
+            ChunkPolicy(max_rows_per_file, max_bytes_per_file or MILVUS_MAX_FILE_BYTES),
+            self._row_too_large,
+            workers=workers,
+        )
         self._progress = make_progress(progress)
         self._batch_rows = batch_rows
         self._rows_in = 0
-        self._row_buffer: list[Mapping[str, Any]] = []
-        self._pending: list[pa.RecordBatch] = []
-        self._executor = (
-            ThreadPoolExecutor(max_workers=1, thread_name_prefix="bulkwriter-encode") if workers > 1 else None
-        )
+        self._row_buffer: list[Any] = []
         self._failed: BaseException | None = None
-        self._inflight: Future[tuple[StagedPart, pa.Table]] | None = None
-        self._pending_rows = 0
-        self._parts: list[StagedPart] = []
-        self._part_index = 0
         self._state: _State = "open"
         self.result: WriteResult | None = None
 
@@ -248,247 +238,82 @@ class Writer:
         Raises
         ------
         ValidationError
-            Some values break the schema; row indices count from the first row this writer
-            received. The batch holding them is not added.
+            ``on_error="raise"`` and some values break the schema (rows count from the
+            first row this writer received), or ``"skip"`` and more than ``max_errors`` rows
+            were rejected. The writer is then failed: every later call but :meth:`abort`
+            raises the same error, so no subset of the data can be committed.
+        InputError
+            ``data`` is of no accepted kind (nothing of it was added; the writer stays open).
         WriterClosedError
             The writer was committed or aborted.
         """
         self._check_open()
-        self._flush_row_buffer()
-        for batch in to_batches(data, self.schema, batch_rows=self._batch_rows):
-            if isinstance(batch, RejectedBatch):
-                self._add_rejected(batch)
-            else:
-                self._add_batch(batch)
+        with self._failing():
+            self._flush_row_buffer()
+        with self._failing():
+            for piece in to_batches(data, self.schema, batch_rows=self._batch_rows):
+                self._add(piece)
 
     def append_row(self, row: Mapping[str, Any]) -> None:
         """Add one row (a dict of field name to value); rows are validated in batches.
 
-        A bad row raises ValidationError when its batch is validated: at the latest at the
-        next ``write``, ``flush`` or ``commit``. The caller's dict is never modified.
+        The row is copied as it is appended (:mod:`bulkwriter.owned`): changing the dict,
+        its lists or arrays afterwards, or reusing them for the next row, does not change
+        what is written. A bad row raises ValidationError when its batch is validated: at
+        the latest at the next ``write``, ``flush`` or ``commit``; the writer is then failed
+        (see :meth:`write`).
         """
         self._check_open()
-        self._row_buffer.append(row)
+        self._row_buffer.append(self._owner.own(row))
         if len(self._row_buffer) >= self._batch_rows:
-            self._flush_row_buffer()
+            with self._failing():
+                self._flush_row_buffer()
 
     def flush(self) -> None:
         """Validate buffered rows now (files are still cut by the size caps)."""
         self._check_open()
-        self._flush_row_buffer()
+        with self._failing():
+            self._flush_row_buffer()
+
+    @contextlib.contextmanager
+    def _failing(self) -> Iterator[None]:
+        """An error inside fails the writer: rows it held may be lost, so nothing may commit.
+
+        Only an InputError raised before any row of the call was taken leaves it open.
+        """
+        before = self._rows_in
+        try:
+            yield
+        except InputError:
+            if self._rows_in != before:
+                self._failed = sys.exc_info()[1]
+            raise
+        except BaseException as exc:
+            self._failed = exc
+            raise
 
     def _flush_row_buffer(self) -> None:
         if not self._row_buffer:
             return
         rows, self._row_buffer = self._row_buffer, []
-        try:
-            batch = rows_to_batch(rows, self.schema)
-        except ValidationError as exc:
-            self._add_rejected(RejectedBatch(exc.errors, len(rows), rows))
-            return
-        self._add_batch(batch)
+        self._add(rows_to_batch(rows, self.schema))
 
-    def _add_rejected(self, rejected: RejectedBatch) -> None:
-        """Python values Arrow could not convert: raise, or (skip) keep the rows that convert."""
+    def _add(self, piece: Converted) -> None:
+        """Check one piece, apply the error policy, and hand its valid rows to the roller."""
         offset = self._rows_in
-        if self._on_error == "raise":
-            self._rows_in += rejected.num_rows
-            raise ValidationError([e.shifted(offset) for e in rejected.errors], self.schema.name)
-        positions = np.arange(rejected.num_rows)
-        rows = rejected.rows
-        errors = list(rejected.errors)
-        while errors:
-            if rows is None or any(e.row is None for e in errors):  # cannot tell good from bad
-                self._reject(errors, None, positions, offset)
-                self._rows_in += rejected.num_rows
-                return
-            self._reject(errors, None, positions, offset)
-            bad = {e.row for e in errors}
-            keep = [i for i in range(len(rows)) if i not in bad]
-            positions, rows = positions[keep], [rows[i] for i in keep]
-            try:
-                batch = rows_to_batch(rows, self.schema)
-            except ValidationError as exc:
-                errors = list(exc.errors)
-                continue
-            self._add_batch_at(batch, offset, positions)
-            break
-        self._rows_in = offset + rejected.num_rows
+        self._rows_in += piece.num_rows
+        checked = check(self._validator, piece, every_row=self._policy.skips)
+        self._policy.apply(checked, offset, piece.values)
+        if checked.valid.num_rows:
+            self._progress.update(checked.valid.num_rows)
+            self._roller.add(checked.valid, checked.positions + offset)
 
-    def _add_batch(self, batch: pa.RecordBatch) -> None:
-        offset = self._rows_in
-        self._rows_in += batch.num_rows
-        self._add_batch_at(batch, offset, None)
-
-    def _add_batch_at(self, batch: pa.RecordBatch, offset: int, positions: np.ndarray | None) -> None:
-        """Validate ``batch``, whose rows sit at input rows ``offset + positions``."""
-        valid, errors = self._validator.validate(batch)
-        if errors:
-            if self._on_error == "raise":
-                if positions is not None:
-                    errors = [_moved(e, positions) for e in errors]
-                raise ValidationError([e.shifted(offset) for e in errors], self.schema.name)
-            valid = self._skip_invalid(batch, errors, offset, positions)
-        if valid.num_rows == 0:
-            return
-        self._pending.append(valid)
-        self._pending_rows += valid.num_rows
-        self._progress.update(valid.num_rows)
-        if self._policy.bytes_per_row is None:
-            self._policy.bytes_per_row = self._encoder.estimate_bytes_per_row(pa.Table.from_batches([valid]))
-        self._emit(final=False)
-
-    def _skip_invalid(
-        self, batch: pa.RecordBatch, errors: list[FieldError], offset: int, positions: np.ndarray | None
-    ) -> pa.RecordBatch:
-        """Record the bad rows of ``batch``, then validate what is left (``on_error="skip"``)."""
-        positions = np.arange(batch.num_rows) if positions is None else positions
-        current = batch
-        while errors:
-            self._reject(errors, current, positions, offset)
-            bad = {e.row for e in errors}
-            keep = (
-                np.zeros(current.num_rows, dtype=bool)
-                if None in bad
-                else np.ones(current.num_rows, dtype=bool)
-            )
-            keep[[r for r in bad if r is not None]] = False
-            positions = positions[keep]
-            current = current.filter(pa.array(keep))
-            valid, errors = self._validator.validate(current)
-        return valid
-
-    def _reject(
-        self, errors: list[FieldError], batch: pa.RecordBatch | None, positions: np.ndarray, offset: int
-    ) -> None:
-        values = {}
-        if batch is not None:
-            values = {int(positions[e.row]): batch.slice(e.row, 1) for e in errors if e.row is not None}
-        mapped = [_moved(e, positions) for e in errors]
-        if any(e.row is None for e in mapped):  # a column-level problem rejects every row of the batch
-            mapped = [e for e in mapped if e.row is not None] + [
-                FieldError(e.code, e.field, int(p), e.expected, e.got)
-                for e in errors
-                if e.row is None
-                for p in positions
-            ]
-        self._rejects.add(mapped, offset, values)
-        if self._max_errors is not None and len(self._rejects.rows) > self._max_errors:
-            raise ValidationError(self._rejects.errors, self.schema.name)
-
-    # -- cutting files ----------------------------------------------------------------
-    def _emit(self, *, final: bool) -> None:
-        """Cut full chunks off the pending rows and encode + stage them.
-
-        With ``workers >= 2`` a chunk is encoded and staged on the background thread while
-        this thread goes on validating; at most one chunk is in flight, and the next one is
-        cut only once it is back (its leftover rows, when the byte cap cut it short, come
-        first). So chunk boundaries, file names and bytes do not depend on ``workers``.
-        """
-        while True:
-            if self._inflight is not None:
-                target = self._policy.target_rows()
-                full = target is not None and self._pending_rows >= target
-                if not (final or full or self._inflight.done()):
-                    return  # keep validating while the chunk in flight is encoded
-                self._finish_inflight()
-            if not self._pending_rows:
-                return
-            target = self._policy.target_rows()
-            if target is None:
-                target = self._pending_rows
-            if self._pending_rows < target and not final:
-                return
-            chunk = self._cut(target)
-            name = f"part-{self._part_index:05d}{self._encoder.suffix}"
-            self._part_index += 1
-            job = partial(self._encode_and_stage, chunk, name, self._rows_written())
-            if self._executor is None:
-                try:
-                    done = job()
-                except BaseException as exc:
-                    self._failed = exc
-                    raise
-                self._record(done)
-            else:
-                self._inflight = self._executor.submit(job)
-
-    def _cut(self, rows: int) -> pa.Table:
-        """Take the first ``rows`` pending rows as one chunk.
-
-        The chunk is a zero-copy slice of the pending batches (no second copy of up to a
-        file's worth of rows); batches wholly inside it leave the pending list at once, so
-        the memory they hold is the chunk's and is freed when the chunk has been encoded.
-        Parquet writes the chunks as they are, NumPy writes fixed-width columns chunk by chunk,
-        and the text formats combine each column's chunks themselves.
-        """
-        table = pa.Table.from_batches(self._pending, schema=self._pending[0].schema)
-        self._pending = []
-        rows = min(rows, table.num_rows)
-        chunk = table.slice(0, rows)
-        rest = table.slice(rows)
-        del table
-        self._pending = rest.to_batches()
-        self._pending_rows = rest.num_rows
-        return chunk
-
-    def _encode_and_stage(self, chunk: pa.Table, name: str, first_row: int) -> tuple[StagedPart, pa.Table]:
-        """Encode ``chunk`` within the caps and stage it as ``name`` (runs on the worker).
-
-        Formats that can (Parquet) are written straight into a local staging folder as they
-        are encoded: no in-memory copy of the file, no second write of it. Otherwise the
-        chunk is encoded in memory and then staged.
-        """
-        suffix = self._encoder.suffix
-        if self._encoder.writes_to_stream and self._stager.stages_locally:
-
-            def stage_rows(rows: pa.Table) -> int:
-                return self._stager.stage_stream(name, partial(self._encoder.write_to, rows))
-
-            nbytes, rows, rest = fit_within_cap(stage_rows, int, chunk, self._policy, first_row)
-            return self._stager.part(name, suffix=suffix, files=(), rows=rows, nbytes=nbytes), rest
-        encoded, rows, rest = fit_within_cap(
-            self._encoder.encode, attrgetter("nbytes"), chunk, self._policy, first_row
-        )
-        del chunk
-        self._stager.stage(name, encoded.files)
-        inner = [n for n, _ in encoded.files] if self._encoder.is_directory else []
-        part = self._stager.part(name, suffix=suffix, files=inner, rows=rows, nbytes=encoded.nbytes)
-        return part, rest
-
-    def _finish_inflight(self) -> None:
-        """Wait for the chunk in flight; record it (errors from the worker are raised here)."""
-        future, self._inflight = self._inflight, None
-        assert future is not None
-        try:
-            done = future.result()
-        except BaseException as exc:
-            self._failed = exc
-            raise
-        self._record(done)
-
-    def _record(self, done: tuple[StagedPart, pa.Table]) -> None:
-        """Record a staged part; its leftover rows go back to the head of the pending rows."""
-        part, rest = done
-        if rest.num_rows:
-            self._pending = rest.to_batches() + self._pending
-            self._pending_rows += rest.num_rows
-        self._parts.append(part)
-
-    def _drain(self) -> None:
-        """Wait for the chunk in flight, if any, ignoring its errors (abort path)."""
-        future, self._inflight = self._inflight, None
-        if future is not None:
-            with contextlib.suppress(BaseException):
-                future.result()
-
-    def _shutdown(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=True)
-            self._executor = None
-
-    def _rows_written(self) -> int:
-        return sum(p.rows for p in self._parts)
+    def _row_too_large(self, found: RowTooLarge) -> None:
+        """A row bigger than the byte cap: raise it, or (skip) leave it out as rejected."""
+        if not self._policy.skips:
+            raise ValidationError([found.error], self.schema.name)
+        row = found.error.row or 0
+        self._policy.reject([found.error], 0, {row: found.values})
 
     # -- ending -----------------------------------------------------------------------
     def commit(self) -> WriteResult:
@@ -502,7 +327,8 @@ class Writer:
         Raises
         ------
         ValidationError
-            Buffered rows are invalid; nothing is committed (call :meth:`abort`).
+            Buffered rows are invalid; nothing is committed, the writer is failed (every
+            later call raises this error again; :meth:`abort` or the ``with`` block cleans up).
         CommitError
             Publishing failed; nothing of this write was made visible, or the message says
             what is left and that ``bulkwriter clean`` removes it.
@@ -513,13 +339,13 @@ class Writer:
             not be removed.
         """
         self._check_open()
-        self._flush_row_buffer()
-        self._emit(final=True)
-        self._shutdown()
+        with self._failing():
+            self._flush_row_buffer()
+            parts = self._roller.finish()
         self._progress.close()
         rejects_path = self._write_rejects()  # a report, written before the data is published
         try:
-            manifest = self._txn.commit(self._parts)
+            manifest = self._txn.commit(parts)
         except CleanupError as exc:
             if isinstance(exc.result, Manifest):
                 exc.result = self._committed(exc.result, rejects_path)
@@ -532,13 +358,13 @@ class Writer:
 
     def _committed(self, manifest: Manifest, rejects_path: str | None) -> WriteResult:
         self._state = "committed"
-        new_files = manifest.files[len(manifest.files) - len(self._parts) :]
+        new_files = manifest.files[len(manifest.files) - len(self._roller.parts) :]
         self.result = describe(
             self._txn.location,
             self._spec,
             new_files,
             rows_read=self.rows_received,
-            rows_rejected=len(self._rejects.rows),
+            rows_rejected=self._policy.rows_rejected,
             rejects_path=rejects_path,
             write_id=self._txn.write_id,
         )
@@ -547,13 +373,13 @@ class Writer:
     @property
     def rejected(self) -> tuple[FieldError, ...]:
         """Errors of the rows left out so far (``on_error="skip"``), rows in input positions."""
-        return tuple(self._rejects.errors)
+        return tuple(self._policy.rejects.errors)
 
     def _write_rejects(self) -> str | None:
         """Write the rejects file beside the destination; None when no row was rejected."""
-        if not self._rejects.rows:
+        if not self._policy.rows_rejected:
             return None
-        return self._txn.put_beside(REJECTS_SUFFIX, self._rejects.render())
+        return self._txn.put_beside(REJECTS_SUFFIX, self._policy.rejects.render())
 
     def abort(self) -> None:
         """Drop everything staged; the destination stays as it was. Safe to call twice.
@@ -563,10 +389,9 @@ class Writer:
         """
         if self._state != "open":
             return
-        self._drain()  # the worker may be staging a file: let it finish, then remove everything
-        self._shutdown()
+        self._roller.close()  # the worker may be staging a file: let it finish, then remove everything
         self._txn.abort()
-        if self._rejects.rows:
+        if self._policy.rows_rejected:
             with contextlib.suppress(OSError):
                 self._write_rejects()
         self._state = "aborted"
@@ -576,7 +401,7 @@ class Writer:
         if self._state != "open":
             raise WriterClosedError(f"this Writer was already {self._state}")
         if self._failed is not None:
-            # a chunk failed to encode or stage: its rows are gone, so nothing may be committed
+            # rows were lost to an error (invalid, or a chunk failed to stage): never commit a subset
             raise self._failed
 
     def __enter__(self) -> Writer:
@@ -600,11 +425,3 @@ class Writer:
     def rows_received(self) -> int:
         """Rows received so far (valid or not), including rows still buffered."""
         return self._rows_in + len(self._row_buffer)
-
-
-def _moved(error: FieldError, positions: np.ndarray) -> FieldError:
-    """``error`` with its row mapped through ``positions`` (batch row -> input row)."""
-    if error.row is None:
-        return error
-    row = int(positions[error.row])
-    return FieldError(error.code, error.field, row, error.expected, error.got, error.element)

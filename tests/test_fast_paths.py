@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import tempfile
 from pathlib import Path
 
 import orjson
@@ -12,7 +13,6 @@ import pytest
 
 import bulkwriter
 from bulkwriter import CollectionSchema, DataType, FieldSchema, ValidationError
-from bulkwriter.inputs import rows_to_batch
 from bulkwriter.validate.batch import BatchValidator
 
 SCHEMA = CollectionSchema(
@@ -25,10 +25,15 @@ SCHEMA = CollectionSchema(
 )
 
 
+def written(rows: list[dict[str, object]], column: str) -> list[object]:
+    """``column`` of the Parquet file a write of ``rows`` makes (raises ValidationError)."""
+    with tempfile.TemporaryDirectory() as folder:
+        out = bulkwriter.write(rows, Path(folder) / "o", schema=SCHEMA)
+        return list(pq.read_table(out.files[0].path).column(column).to_pylist())
+
+
 def meta_of(rows: list[dict[str, object]]) -> list[str]:
-    valid, errors = BatchValidator(SCHEMA).validate(rows_to_batch(rows, SCHEMA))
-    assert errors == []
-    return list(valid.column("$meta").to_pylist())
+    return [str(v) for v in written(rows, "$meta")]
 
 
 def test_meta_built_column_wise_matches_orjson_of_the_dict() -> None:
@@ -65,17 +70,18 @@ def test_meta_from_columns_of_arrow_types(tmp_path: Path) -> None:
 @pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
 def test_non_finite_json_values_are_still_refused(bad: float) -> None:
     rows = [{"id": 0, "attrs": {"a": [1.0, {"b": bad}]}, "vec": [0.0, 1.0]}]
-    with pytest.raises(ValidationError, match="not_finite"):
-        rows_to_batch(rows, SCHEMA)
+    assert [(e.code, e.field, e.row) for e in bulkwriter.validate(rows, schema=SCHEMA)] == [
+        ("not_finite", "attrs", 0)
+    ]
     rows = [{"id": 0, "attrs": {}, "vec": [0.0, 1.0], "extra": bad}]
-    with pytest.raises(ValidationError, match="not_finite"):
-        rows_to_batch(rows, SCHEMA)
+    assert [(e.code, e.field, e.row) for e in bulkwriter.validate(rows, schema=SCHEMA)] == [
+        ("not_finite", "extra", 0)
+    ]
 
 
 def test_json_null_values_are_kept() -> None:
     rows = [{"id": 0, "attrs": {"a": None}, "vec": [0.0, 1.0], "extra": [None]}]
-    batch = rows_to_batch(rows, SCHEMA)
-    assert batch.column("attrs").to_pylist() == ['{"a":null}']
+    assert written(rows, "attrs") == ['{"a":null}']
     assert meta_of(rows) == ['{"extra":[null]}']
 
 
@@ -97,10 +103,7 @@ def test_json_output_of_objects_with_line_breaks(tmp_path: Path) -> None:
 def test_float_lists_packed_like_numpy_casts_them() -> None:
     values = [[0.1, 1e-50], [3.4e38, -2.5], [1, True]]
     rows = [{"id": i, "attrs": {}, "vec": v} for i, v in enumerate(values)]
-    valid, errors = BatchValidator(SCHEMA).validate(rows_to_batch(rows, SCHEMA))
-    assert errors == []
-    got = valid.column("vec").to_pylist()
-    assert got == pa.array(values, pa.list_(pa.float32())).to_pylist()
+    assert written(rows, "vec") == pa.array(values, pa.list_(pa.float32())).to_pylist()
 
 
 @pytest.mark.parametrize(
@@ -116,12 +119,7 @@ def test_float_lists_packed_like_numpy_casts_them() -> None:
 )
 def test_bad_float_lists_still_name_their_row(bad: list[object], code: str) -> None:
     rows = [{"id": 0, "attrs": {}, "vec": [0.5, 0.25]}, {"id": 1, "attrs": {}, "vec": bad}]
-    try:
-        batch = rows_to_batch(rows, SCHEMA)
-    except ValidationError as exc:
-        errors = exc.errors
-    else:
-        errors = BatchValidator(SCHEMA).validate(batch)[1]
+    errors = bulkwriter.validate(rows, schema=SCHEMA)
     assert [(e.code, e.row) for e in errors][:1] == [(code, 1)]
 
 
@@ -181,8 +179,8 @@ def test_lone_surrogate_in_a_dynamic_key_is_named() -> None:
         {"id": 1, "attrs": {}, "vec": [0.0, 1.0], "s": "\ud800"},
     ]
     with pytest.raises(ValidationError) as info:
-        rows_to_batch(rows, SCHEMA)
-    assert [(e.field, e.row) for e in info.value.errors] == [("s", 1)]
+        written(rows, "$meta")
+    assert [(e.code, e.field, e.row) for e in info.value.errors] == [("invalid_utf8", "s", 1)]
 
 
 def test_sliced_fixed_size_list_vectors_keep_rows_and_row_numbers() -> None:

@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 from bulkwriter.errors import FieldError, short_repr
 from bulkwriter.schema.arrow import canonical_schema
 from bulkwriter.schema.collection import DYNAMIC_FIELD, CollectionSchema
-from bulkwriter.validate._util import error_rows
+from bulkwriter.validate._util import described, error_rows, make_errors
 from bulkwriter.validate.columns import conform_column
 from bulkwriter.validate.finite import nonfinite_errors
 from bulkwriter.validate.json_text import json_quoted
@@ -59,6 +59,7 @@ class BatchValidator:
         self.arrow_schema = canonical_schema(schema)
         self._fields = schema.input_fields
         self._field_names = {f.name for f in self._fields}
+        self._reserved_keys = frozenset({f.name for f in schema.fields} | {DYNAMIC_FIELD})
         primary = schema.primary_field
         self._pk_tracker = PrimaryKeyTracker(primary) if check_duplicates and not primary.auto_id else None
 
@@ -125,16 +126,15 @@ class BatchValidator:
             column = batch.column(name)
             rows = error_rows(column.is_valid())
             if name == primary.name and primary.auto_id:
-                if len(rows):
-                    errors.append(
-                        FieldError(
-                            "auto_id_primary_key",
-                            name,
-                            int(rows[0]),
-                            "no primary key values (auto_id is on: the server generates them)",
-                            short_repr(column[int(rows[0])].as_py()),
-                        )
+                errors.extend(
+                    make_errors(
+                        rows,
+                        code="auto_id_primary_key",
+                        field=name,
+                        expected="no primary key values (auto_id is on: the server generates them)",
+                        got=partial(_cell_value, column),
                     )
+                )
             elif name in self.schema.function_output_fields:
                 errors.append(
                     FieldError(
@@ -143,14 +143,14 @@ class BatchValidator:
                 )
             elif self.schema.enable_dynamic_field:
                 continue
-            elif len(rows):
-                errors.append(
-                    FieldError(
-                        "unknown_field",
-                        name,
-                        int(rows[0]),
-                        "only schema fields (enable the dynamic field to keep other keys in $meta)",
-                        f"key '{name}'",
+            else:
+                errors.extend(
+                    make_errors(
+                        rows,
+                        code="unknown_field",
+                        field=name,
+                        expected="only schema fields (enable the dynamic field to keep other keys in $meta)",
+                        got=partial(_described_key, name),
                     )
                 )
         return errors
@@ -196,8 +196,19 @@ class BatchValidator:
                     errors.append(
                         FieldError("invalid_meta", DYNAMIC_FIELD, row, "a JSON object", short_repr(text))
                     )
-                else:
-                    objects[row] = value
+                    continue
+                clash = sorted(self._reserved_keys.intersection(value))
+                if clash:  # Milvus imports it, but such a row can never be upserted again
+                    errors.append(
+                        FieldError(
+                            "dynamic_key_clash",
+                            DYNAMIC_FIELD,
+                            row,
+                            "$meta keys that are not a field name or '$meta'",
+                            f"key '{clash[0]}'",
+                        )
+                    )
+                objects[row] = value
         for name in extras:
             field = batch.schema.field(name)
             column = batch.column(name)
@@ -232,6 +243,14 @@ class BatchValidator:
         meta = pa.array(texts, pa.string())
         errors.extend(check_json_texts(DYNAMIC_FIELD, meta))
         return meta, errors
+
+
+def _cell_value(column: pa.Array, row: int) -> object:
+    return column[row].as_py()
+
+
+def _described_key(name: str, row: int) -> str:
+    return described(f"key '{name}'")
 
 
 _EMPTY = pa.scalar("", pa.string())

@@ -37,20 +37,19 @@ _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def wrong_type(field: FieldSchema, arr: pa.Array, what: str = "") -> ColumnResult:
-    """Report a column whose Arrow type cannot become the field's type (first non-null row)."""
-    valid = error_rows(pc.is_valid(arr))
-    errors = []
-    if len(valid):
-        row = int(valid[0])
-        errors.append(
-            FieldError(
-                code="wrong_type",
-                field=field.name,
-                row=row,
-                expected=what or f"{type_label(field)} values",
-                got=f"{_short(cell(arr, row))} (column of Arrow type {arr.type})",
-            )
-        )
+    """Report a column whose Arrow type cannot become the field's type: one error per non-null row.
+
+    Every such row is named (not only the first), so a skipping write sets them all aside in
+    one step and keeps the null rows a nullable field accepts.
+    """
+    label = what or f"{type_label(field)} values"
+    errors = make_errors(
+        error_rows(pc.is_valid(arr)),
+        code="wrong_type",
+        field=field.name,
+        expected=label,
+        got=lambda r: described(f"{_short(cell(arr, r))} (column of Arrow type {arr.type})"),
+    )
     return pa.nulls(len(arr), canonical_type(field)), errors
 
 

@@ -9,6 +9,8 @@ unique per row, sparse values finite and non-negative.
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import orjson
 import pyarrow as pa
@@ -47,7 +49,8 @@ def parse_json_cells(field: FieldSchema, arr: pa.Array) -> tuple[pa.Array | None
     if errors:
         return None, errors
     if field.dtype is DataType.SPARSE_FLOAT_VECTOR:
-        return sparse_from_python(field, values)
+        parsed, errors = sparse_from_python(field, values)
+        return (None, errors) if errors else (parsed, [])
     try:
         return pa.array(values), []
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
@@ -295,37 +298,37 @@ def float32_to_bfloat16(values: np.ndarray) -> np.ndarray:
     return rounded.astype(np.uint16)
 
 
-def sparse_from_python(field: FieldSchema, values: list[object]) -> tuple[pa.Array | None, list[FieldError]]:
-    """Turn Python sparse rows (``{index: value}`` or ``{"indices": [...], "values": [...]}``) into Arrow."""
-    out: list[dict[str, list[object]] | None] = []
+def sparse_from_python(field: FieldSchema, values: list[object]) -> tuple[pa.Array, list[FieldError]]:
+    """Turn Python sparse rows into an Arrow ``struct<indices: list<int64>, values: list<float64>>``.
+
+    A row is ``{index: value}``, ``{"indices": [...], "values": [...]}`` or the JSON text of
+    either (Milvus "Sparse Vector": indices are non-negative integers, values floats).
+    Indices must be integers: Python or NumPy integers, or base-10 ASCII digit strings (the
+    keys of JSON text); floats, bools and other digit characters are refused, never
+    truncated. Values must be real numbers (no bools). A bad row is named by an error
+    (rows relative to ``values``) and its cell is null.
+    """
+    out: list[dict[str, list[int] | list[float]] | None] = []
     errors: list[FieldError] = []
     for row, value in enumerate(values):
         if value is None:
             out.append(None)
-        elif isinstance(value, str):
+            continue
+        parsed: object = value
+        if isinstance(value, str):
             try:
                 parsed = orjson.loads(value)
             except orjson.JSONDecodeError:
                 parsed = None
-            pair = _sparse_pair(parsed)
-            if pair is None:
-                errors.append(_sparse_shape_error(field, row, value))
-            out.append(pair)
-        else:
-            pair = _sparse_pair(value)
-            if pair is None:
-                errors.append(_sparse_shape_error(field, row, value))
-            out.append(pair)
-    if errors:
-        return None, errors
-    try:
-        return pa.array(
-            out, type=pa.struct([("indices", pa.list_(pa.int64())), ("values", pa.list_(pa.float64()))])
-        ), []
-    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError) as exc:
-        return None, [
-            FieldError("wrong_type", field.name, None, "integer indices and numeric values", str(exc)[:60])
-        ]
+        pair = _sparse_pair(parsed)
+        if pair is None:
+            errors.append(_sparse_shape_error(field, row, value))
+        out.append(pair)
+    return pa.array(out, type=_SPARSE_PYTHON_TYPE), errors
+
+
+_SPARSE_PYTHON_TYPE = pa.struct([("indices", pa.list_(pa.int64())), ("values", pa.list_(pa.float64()))])
+_INDEX_LIMIT_PY = 2**63
 
 
 def _sparse_shape_error(field: FieldSchema, row: int, value: object) -> FieldError:
@@ -333,26 +336,49 @@ def _sparse_shape_error(field: FieldSchema, row: int, value: object) -> FieldErr
         "wrong_type",
         field.name,
         row,
-        '{index: value} or {"indices": [...], "values": [...]}',
+        '{index: value} or {"indices": [...], "values": [...]} with integer indices and real values',
         repr(value)[:60],
     )
 
 
-def _sparse_pair(value: object) -> dict[str, list[object]] | None:
+def _sparse_index(key: object) -> int | None:
+    """An index as an int, or None when ``key`` is not an integer (see :func:`sparse_from_python`)."""
+    if (
+        type(key) is int
+        or (isinstance(key, np.integer) and not isinstance(key, np.bool_))
+        or (isinstance(key, str) and key.isascii() and key.isdigit())
+    ):
+        index = int(key)
+    else:
+        return None
+    return index if -_INDEX_LIMIT_PY <= index < _INDEX_LIMIT_PY else None
+
+
+def _is_real(value: object) -> bool:
+    kind = type(value)
+    if kind is float or kind is int:
+        return True
+    return isinstance(value, (np.integer, np.floating)) and not isinstance(value, np.bool_)
+
+
+def _sparse_pair(value: object) -> dict[str, list[int] | list[float]] | None:
     if not isinstance(value, dict):
         return None
     if set(value) == {"indices", "values"}:
-        indices, vals = value["indices"], value["values"]
-        if isinstance(indices, (list, tuple, np.ndarray)) and isinstance(vals, (list, tuple, np.ndarray)):
-            return {"indices": list(indices), "values": list(vals)}
+        raw_indices, raw_values = value["indices"], value["values"]
+        if not (
+            isinstance(raw_indices, (list, tuple, np.ndarray))
+            and isinstance(raw_values, (list, tuple, np.ndarray))
+        ):
+            return None
+        keys: list[object] = list(raw_indices)
+        vals: list[object] = list(raw_values)
+    else:
+        keys, vals = list(value), list(value.values())
+    indices = list(map(_sparse_index, keys))
+    if None in indices or not all(map(_is_real, vals)):
         return None
-    try:
-        indices = [int(k) if not isinstance(k, bool) else None for k in value]
-    except (TypeError, ValueError):
-        return None
-    if any(i is None for i in indices):
-        return None
-    return {"indices": indices, "values": list(value.values())}
+    return {"indices": cast("list[int]", indices), "values": [float(cast(float, v)) for v in vals]}
 
 
 def conform_sparse_vector(field: FieldSchema, arr: pa.Array) -> ColumnResult:
@@ -363,7 +389,7 @@ def conform_sparse_vector(field: FieldSchema, arr: pa.Array) -> ColumnResult:
     """
     if _is_stringlike(arr.type):
         parsed, errors = sparse_from_python(field, arr.cast(pa.string()).to_pylist())
-        if parsed is None:
+        if errors:
             return pa.nulls(len(arr), SPARSE_TYPE), errors
         arr = parsed
     if pa.types.is_map(arr.type):
