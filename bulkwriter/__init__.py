@@ -1,12 +1,14 @@
 """bulkwriter: validate data against a collection schema and write import-ready files."""
 
 from bulkwriter.errors import (
+    ERROR_CODES,
     AppendMismatchError,
     BulkWriterError,
     CleanupError,
     CommitError,
     ConcurrentWriteError,
     DestinationExistsError,
+    ErrorCode,
     FieldError,
     FormatError,
     InputError,
@@ -24,12 +26,14 @@ __version__ = "0.1.0"
 
 from bulkwriter.api import clean, inspect, validate, write
 from bulkwriter.formats.base import FormatOptions
+from bulkwriter.options import WriteOptions
 from bulkwriter.storage.recovery import CleanResult, Inspection
 from bulkwriter.storage.retry import RetryPolicy
 from bulkwriter.storage.transaction import Transaction
 from bulkwriter.writer import Writer
 
 __all__ = [
+    "ERROR_CODES",
     "AppendMismatchError",
     "BulkWriterError",
     "CleanResult",
@@ -39,6 +43,7 @@ __all__ = [
     "ConcurrentWriteError",
     "DataType",
     "DestinationExistsError",
+    "ErrorCode",
     "FieldError",
     "FieldSchema",
     "FormatError",
@@ -52,6 +57,7 @@ __all__ = [
     "Transaction",
     "UncleanDestinationError",
     "ValidationError",
+    "WriteOptions",
     "WriteResult",
     "Writer",
     "WriterClosedError",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Unpack
 
 import fsspec
 
@@ -10,17 +10,15 @@ from bulkwriter.errors import FieldError
 from bulkwriter.formats import get_encoder
 from bulkwriter.formats.base import FormatOptions
 from bulkwriter.inputs import DEFAULT_BATCH_ROWS, to_batches
-from bulkwriter.progress import ProgressLike
+from bulkwriter.options import WriteKeywords, WriteOptions, parse_version
 from bulkwriter.result import WriteResult
-from bulkwriter.rollover import DEFAULT_MAX_BYTES_PER_FILE
 from bulkwriter.schema.load import SchemaLike, as_schema
 from bulkwriter.storage.location import resolve
 from bulkwriter.storage.recovery import CleanResult, Inspection, clean_destination, inspect_destination
 from bulkwriter.storage.retry import RetryPolicy
-from bulkwriter.storage.transaction import Mode
 from bulkwriter.validate.batch import BatchValidator
 from bulkwriter.validate.checked import check
-from bulkwriter.writer import DEFAULT_WORKERS, Format, OnError, Writer, parse_version
+from bulkwriter.writer import Writer
 
 __all__ = ["clean", "inspect", "validate", "write"]
 
@@ -30,20 +28,8 @@ def write(
     path: Any,
     *,
     schema: SchemaLike,
-    format: Format = "parquet",
-    mode: Mode = "error",
-    max_rows_per_file: int | None = None,
-    max_bytes_per_file: int | None = DEFAULT_MAX_BYTES_PER_FILE,
-    milvus_version: str | tuple[int, ...] | None = None,
-    format_options: FormatOptions | None = None,
-    storage_options: dict[str, Any] | None = None,
-    filesystem: fsspec.AbstractFileSystem | None = None,
-    retry: RetryPolicy | None = None,
-    progress: ProgressLike = None,
-    check_duplicates: bool = True,
-    on_error: OnError = "raise",
-    max_errors: int | None = None,
-    workers: int = DEFAULT_WORKERS,
+    options: WriteOptions | None = None,
+    **keywords: Unpack[WriteKeywords],
 ) -> WriteResult:
     """Validate ``data`` against ``schema`` and write import-ready files to ``path``.
 
@@ -59,10 +45,14 @@ def write(
         (streamed batch by batch, never held whole).
     path : str or os.PathLike
         Destination folder (local path or fsspec URL).
-    schema, format, mode, max_rows_per_file, max_bytes_per_file, milvus_version, format_options,
-    storage_options, filesystem, retry, progress, check_duplicates, on_error, max_errors, workers
-        As for :class:`~bulkwriter.Writer`. With ``on_error="skip"`` invalid rows are left out
-        and reported in ``result.rows_rejected`` and the rejects file ``result.rejects_path``.
+    schema : CollectionSchema, dict, str or pymilvus.CollectionSchema
+        As for :class:`~bulkwriter.Writer`.
+    options : WriteOptions, optional
+        Format, mode, caps, storage, error policy, threads (:class:`~bulkwriter.options.WriteOptions`).
+    **keywords
+        Any field of :class:`~bulkwriter.options.WriteOptions`, replacing that of ``options``.
+        With ``on_error="skip"`` invalid rows are left out and reported in
+        ``result.rows_rejected`` and the rejects file ``result.rejects_path``.
 
     Returns
     -------
@@ -89,24 +79,7 @@ def write(
     InputError
         ``data`` is of no accepted kind.
     """
-    writer = Writer(
-        path,
-        schema=schema,
-        format=format,
-        mode=mode,
-        max_rows_per_file=max_rows_per_file,
-        max_bytes_per_file=max_bytes_per_file,
-        milvus_version=milvus_version,
-        format_options=format_options,
-        storage_options=storage_options,
-        filesystem=filesystem,
-        retry=retry,
-        progress=progress,
-        check_duplicates=check_duplicates,
-        on_error=on_error,
-        max_errors=max_errors,
-        workers=workers,
-    )
+    writer = Writer(path, schema=schema, options=options, **keywords)
     try:
         writer.write(data)
         return writer.commit()

@@ -35,7 +35,7 @@ import posixpath
 import re
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from importlib import resources
 from typing import TextIO
 
@@ -308,6 +308,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits on --help, --version and bad usage
         return exc.code if isinstance(exc.code, int) else 2
+    if args.run is _cmd_convert and args.max_errors is not None and args.on_error != "skip":
+        print("bulkwriter convert: error: --max-errors needs --on-error skip", file=sys.stderr)
+        return 2
     try:
         status: int = args.run(args)
     except ValidationError as exc:
@@ -322,11 +325,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     return status
 
 
-def _print_validation_error(exc: ValidationError) -> None:
+def _print_validation_error(exc: ValidationError, locate: Callable[[FieldError], str] = str) -> None:
     n = len(exc.errors)
     where = f" in collection '{exc.collection}'" if exc.collection else ""
     lines = [f"bulkwriter: error: {n} invalid value{'s' if n != 1 else ''}{where}; nothing was written:"]
-    lines += [f"  {e}" for e in exc.errors[:_SHOWN_ERRORS]]
+    lines += [f"  {locate(e)}" for e in exc.errors[:_SHOWN_ERRORS]]
     if n > _SHOWN_ERRORS:
         lines.append(f"  ... and {n - _SHOWN_ERRORS} more (run 'bulkwriter validate' to list them all)")
     print("\n".join(lines), file=sys.stderr)
@@ -337,8 +340,21 @@ def _print_validation_error(exc: ValidationError) -> None:
 
 def _cmd_convert(args: argparse.Namespace) -> int:
     schema = as_schema(args.schema)
-    result = api.write(
-        iter_input(args.inputs, input_format=args.input_format, schema=schema),
+    stream = _FileOffsets(
+        find_input_files(args.inputs, input_format=args.input_format), schema, args.input_format
+    )
+    try:
+        result = _convert(args, schema, stream)
+    except ValidationError as exc:  # each error named by its file and its row in that file
+        _print_validation_error(exc, stream.locate)
+        return 1
+    print(result.summary())
+    return EXIT_ROWS_REJECTED if result.rows_rejected else 0
+
+
+def _convert(args: argparse.Namespace, schema: CollectionSchema, stream: Iterable[Batch]) -> WriteResult:
+    return api.write(
+        stream,
         args.out,
         schema=schema,
         format=args.format,
@@ -350,8 +366,6 @@ def _cmd_convert(args: argparse.Namespace) -> int:
         on_error=args.on_error,
         max_errors=args.max_errors,
     )
-    print(result.summary())
-    return EXIT_ROWS_REJECTED if result.rows_rejected else 0
 
 
 # -- validate -------------------------------------------------------------------------------

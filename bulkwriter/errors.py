@@ -24,14 +24,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 __all__ = [
+    "ERROR_CODES",
     "AppendMismatchError",
     "BulkWriterError",
     "CleanupError",
     "CommitError",
     "ConcurrentWriteError",
     "DestinationExistsError",
+    "ErrorCode",
     "FieldError",
     "FormatError",
     "InputError",
@@ -47,6 +50,50 @@ __all__ = [
 _SHOWN_ERRORS = 10
 #: Longest ``got`` text kept in a FieldError, in characters.
 _MAX_GOT_CHARS = 60
+
+#: The closed catalogue of FieldError codes: one slug per rule (README "Errors" lists them).
+ErrorCode = Literal[
+    # rows and keys
+    "not_a_row",  # an item of a row list is not a dict
+    "bad_key",  # a key is not a string
+    "missing_field",  # a field that is neither nullable nor defaulted has no column or key
+    "unknown_field",  # a key outside the schema while the dynamic field is off
+    "auto_id_primary_key",  # a primary key value while auto_id is on
+    "function_output_field",  # data for a field a function computes
+    "dynamic_key_clash",  # a $meta key equal to a field name or "$meta", or given twice
+    "invalid_meta",  # $meta that is not a JSON object
+    "duplicate_primary_key",  # a primary key seen before in this write
+    # types and shapes
+    "wrong_type",  # a value of the wrong kind (a string for Int8, a set for a vector, ...)
+    "null",  # null in a field that is neither nullable nor defaulted
+    "null_element",  # null inside a vector, an Array or a sparse vector
+    "wrong_dim",  # a vector with another number of elements (or bytes) than dim asks
+    "too_many_elements",  # an Array over max_capacity
+    "sparse_length_mismatch",  # sparse indices and values of different lengths
+    # numbers
+    "int_out_of_range",  # an integer outside its type (Int8..Int64, Int8Vector, BinaryVector bytes)
+    "not_integral",  # a fractional number for an integer type
+    "not_exact",  # an integer a float type cannot hold exactly
+    "not_finite",  # NaN or an infinity
+    "float_out_of_range",  # a finite number beyond the float type's range (float32, float16, bfloat16)
+    "sparse_index_out_of_range",  # a sparse index outside [0, 2**32 - 2]
+    "negative_sparse_value",  # a sparse value below 0
+    "sparse_duplicate_index",  # a sparse index given twice in one row
+    # text and JSON
+    "too_long",  # VarChar over max_length UTF-8 bytes
+    "invalid_utf8",  # text (or a key) that is not valid UTF-8, e.g. a lone surrogate
+    "invalid_json",  # JSON text that does not parse, or a value JSON cannot hold
+    "json_too_large",  # a JSON field or $meta over Milvus' size limit
+    "json_too_deep",  # JSON nested deeper than 128 levels
+    # what a format or file cap cannot carry
+    "csv_crlf",  # CR LF inside a CSV VarChar cell
+    "null_token_collision",  # a CSV cell equal to the null token
+    "numpy_trailing_nul",  # text ending in NUL, which NumPy's fixed-width strings drop
+    "row_too_large",  # one row bigger than max_bytes_per_file
+]
+
+#: Every code of :data:`ErrorCode`.
+ERROR_CODES: frozenset[str] = frozenset(get_args(ErrorCode))
 
 
 class BulkWriterError(Exception):
@@ -94,7 +141,28 @@ class AppendMismatchError(DestinationExistsError):
 
 
 class StorageError(BulkWriterError, OSError):
-    """Reading, writing or moving files in storage failed."""
+    """Reading, writing or moving files in storage failed.
+
+    Parameters
+    ----------
+    message : str
+        What failed, free of credentials.
+    url : str, optional
+        The URL (or path) the operation was on, free of credentials.
+    operation : str, optional
+        What was tried, e.g. ``"upload part-00003-<id>.parquet"``.
+
+    Attributes
+    ----------
+    url, operation : str or None
+        As given. The exception this one was translated from is chained as ``__cause__`` in
+        a redacted copy (its type name and text, secrets replaced by ``***``), never as is.
+    """
+
+    def __init__(self, message: str, *, url: str | None = None, operation: str | None = None) -> None:
+        super().__init__(message)
+        self.url = url
+        self.operation = operation
 
 
 class CommitError(StorageError):
@@ -150,9 +218,9 @@ class FieldError:
 
     Attributes
     ----------
-    code : str
-        Stable slug naming the broken rule, e.g. ``"int_out_of_range"``, ``"not_finite"``,
-        ``"too_long"``, ``"null"``, ``"duplicate_primary_key"``, ``"unknown_field"``.
+    code : ErrorCode
+        Stable slug naming the broken rule, one of :data:`ErrorCode` (e.g.
+        ``"int_out_of_range"``, ``"not_finite"``, ``"too_long"``, ``"duplicate_primary_key"``).
     field : str
         Field name (``"$meta"`` for the dynamic field).
     row : int or None
@@ -166,7 +234,7 @@ class FieldError:
         Index inside a vector or array, when the rule is about one element.
     """
 
-    code: str
+    code: ErrorCode
     field: str
     row: int | None
     expected: str

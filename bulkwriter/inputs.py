@@ -30,7 +30,7 @@ import numpy as np
 import orjson
 import pyarrow as pa
 
-from bulkwriter.errors import FieldError, InputError, short_repr
+from bulkwriter.errors import ErrorCode, FieldError, InputError, short_repr
 from bulkwriter.owned import MAX_JSON_DEPTH, TooDeep
 from bulkwriter.schema.collection import DYNAMIC_FIELD, CollectionSchema
 from bulkwriter.schema.field import FieldSchema
@@ -103,17 +103,17 @@ def to_batches(
         different lengths.
     """
     if isinstance(data, pa.RecordBatch):
-        yield Converted(data)
+        yield _arrow_piece(data)
     elif isinstance(data, pa.Table):
-        yield from map(Converted, _table_batches(data, batch_rows))
+        yield from map(_arrow_piece, data.to_batches(max_chunksize=batch_rows))
     elif isinstance(data, pa.RecordBatchReader):
-        yield from map(Converted, data)
+        yield from map(_arrow_piece, data)
     elif _module_of(data) == "pandas" and hasattr(data, "columns"):
         yield from _from_pandas(data, schema, batch_rows)
     elif _module_of(data) == "polars" and hasattr(data, "to_arrow"):
-        yield from map(Converted, _table_batches(data.to_arrow(), batch_rows))
+        yield from map(_arrow_piece, data.to_arrow().to_batches(max_chunksize=batch_rows))
     elif hasattr(data, "__arrow_c_stream__"):
-        yield from map(Converted, pa.RecordBatchReader.from_stream(data))
+        yield from map(_arrow_piece, pa.RecordBatchReader.from_stream(data))
     elif isinstance(data, Mapping):
         yield columns_to_batch(data, schema)
     elif isinstance(data, (list, tuple)) and (not data or isinstance(data[0], Mapping)):
@@ -127,8 +127,13 @@ def to_batches(
         yield from _from_iterable(data, schema, batch_rows)
 
 
-def _table_batches(table: pa.Table, batch_rows: int) -> list[pa.RecordBatch]:
-    return list(table.to_batches(max_chunksize=batch_rows))
+def _arrow_piece(batch: pa.RecordBatch) -> Converted:
+    """An Arrow batch as a piece; a column name given twice is refused (which one would count?)."""
+    names = batch.schema.names
+    if len(set(names)) != len(names):
+        repeated = next(n for n in names if names.count(n) > 1)
+        raise InputError(f"column '{repeated}' appears {names.count(repeated)} times in the input")
+    return Converted(batch)
 
 
 def _from_iterable(data: Iterable[Any], schema: CollectionSchema, batch_rows: int) -> Iterator[Converted]:
@@ -667,6 +672,7 @@ def rows_to_batch(rows: Sequence[Mapping[str, Any]], schema: CollectionSchema) -
         for row, item in enumerate(usable):
             found = [k for k in item if k in bad_keys]
             if found:
+                code: ErrorCode
                 code, expected = (
                     ("bad_key", "string keys")
                     if not isinstance(found[0], str)

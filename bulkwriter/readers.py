@@ -413,6 +413,9 @@ def _read_csv(path: str, schema: CollectionSchema | None) -> Iterator[pa.RecordB
     names = reader.schema.names
     inferred = reader.schema
     counter.close()
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise InputError(f"{path}: the header names column '{repeated[0]}' {names.count(repeated[0])} times")
     if schema is not None:
         # Read everything as text; typed fields are converted batch by batch below.
         column_types = dict.fromkeys(names, pa.string())
@@ -588,6 +591,8 @@ def _find_invalid_utf8_line(path: str) -> int | None:
 def _read_jsonl(path: str) -> Iterator[dict[str, object]]:
     with _open(path) as fh:
         for number, line in enumerate(fh, start=1):
+            if number == 1:
+                line = line.removeprefix(codecs.BOM_UTF8)  # a byte order mark some editors write
             if not line.strip():
                 continue
             try:

@@ -1,10 +1,20 @@
-"""Writer: validate batches as they come, cut them into files, commit atomically.
+"""Writer: a small state machine (open -> committed | aborted) over the stages of a write.
 
-Read top to bottom, a write is: input to batches (:mod:`bulkwriter.inputs`), validate each
-batch (:mod:`bulkwriter.validate`), buffer until a file's worth, encode it in memory
-(:mod:`bulkwriter.formats`), cut it to the exact caps (:mod:`bulkwriter.rollover`), stage it,
-and at commit publish everything with the manifest last (:mod:`bulkwriter.storage`: the
-commit protocol, the lock, the journal).
+Each stage is its own module and passes values on:
+
+1. input funnel (:mod:`bulkwriter.inputs`): any input -> :class:`~bulkwriter.inputs.Converted`
+   pieces (an Arrow batch, the input row of each row, conversion errors; never raising for
+   a bad value);
+2. check (:mod:`bulkwriter.validate.checked`): a piece -> :class:`~bulkwriter.validate.checked.Checked`
+   (the valid rows in canonical form, their positions, the errors of the others);
+3. error policy (:mod:`bulkwriter.policy`): raise, or skip with rejects and ``max_errors``;
+4. roller (:mod:`bulkwriter.roller`): owns the valid rows until they are files, cuts them to
+   the caps, names and stages the parts (on a background thread with ``workers >= 2``);
+5. commit (:mod:`bulkwriter.storage`): the transaction publishes every part at once, the
+   manifest (:class:`~bulkwriter.storage.manifest.Manifest`) last.
+
+Rows given to :meth:`Writer.append_row` are owned at once (:mod:`bulkwriter.owned`). Any
+error after which rows are lost fails the writer: every later call but ``abort`` raises it.
 """
 
 from __future__ import annotations
@@ -13,46 +23,29 @@ import contextlib
 import sys
 from collections.abc import Iterator, Mapping
 from types import TracebackType
-from typing import Any, Literal
-
-import fsspec
+from typing import Any, Literal, Unpack
 
 from bulkwriter.errors import CleanupError, FieldError, InputError, ValidationError, WriterClosedError
 from bulkwriter.formats import get_encoder
-from bulkwriter.formats.base import FormatOptions
-from bulkwriter.inputs import DEFAULT_BATCH_ROWS, Converted, rows_to_batch, to_batches
+from bulkwriter.inputs import Converted, rows_to_batch, to_batches
+from bulkwriter.options import DEFAULT_WORKERS, Format, WriteKeywords, WriteOptions
 from bulkwriter.owned import RowOwner
 from bulkwriter.policy import ErrorPolicy, OnError
-from bulkwriter.progress import ProgressLike, make_progress
+from bulkwriter.progress import make_progress
 from bulkwriter.rejects import REJECTS_SUFFIX
 from bulkwriter.result import WriteResult
 from bulkwriter.roller import Roller, RowTooLarge
-from bulkwriter.rollover import DEFAULT_MAX_BYTES_PER_FILE, MILVUS_MAX_FILE_BYTES, ChunkPolicy
+from bulkwriter.rollover import MILVUS_MAX_FILE_BYTES, ChunkPolicy
 from bulkwriter.schema.load import SchemaLike, as_schema
 from bulkwriter.storage.describe import describe
 from bulkwriter.storage.manifest import Manifest, OutputSpec
-from bulkwriter.storage.retry import RetryPolicy
-from bulkwriter.storage.transaction import Mode, Transaction
+from bulkwriter.storage.transaction import Transaction
 from bulkwriter.validate.batch import BatchValidator
 from bulkwriter.validate.checked import check
 
-__all__ = ["DEFAULT_WORKERS", "Format", "OnError", "Writer"]
+__all__ = ["DEFAULT_WORKERS", "Format", "OnError", "WriteOptions", "Writer"]
 
-#: Threads a write uses by default: the caller's, and one that encodes and stages files.
-DEFAULT_WORKERS = 2
-
-Format = Literal["parquet", "json", "jsonl", "numpy", "csv"]
 _State = Literal["open", "committed", "aborted"]
-
-
-def parse_version(version: str | tuple[int, ...] | None) -> tuple[int, ...] | None:
-    """``"2.5"`` or ``(2, 5)`` to ``(2, 5)``; None stays None."""
-    if version is None or isinstance(version, tuple):
-        return version
-    try:
-        return tuple(int(p) for p in str(version).lstrip("v").split("."))
-    except ValueError:
-        raise ValueError(f"milvus_version must look like '2.5' or '2.6.18', got {version!r}") from None
 
 
 class Writer:
@@ -69,65 +62,13 @@ class Writer:
     schema : CollectionSchema, dict, str or pymilvus.CollectionSchema
         The collection schema: a :class:`~bulkwriter.CollectionSchema`, Milvus RESTful v2
         schema JSON (dict or file path), or a pymilvus ``CollectionSchema``.
-    format : {"parquet", "json", "jsonl", "numpy", "csv"}, default "parquet"
-        Output format (see :mod:`bulkwriter.formats` for each one's rules and sources).
-    mode : {"error", "overwrite", "append"}, default "error"
-        ``"error"``: refuse a destination that already holds files.
-        ``"overwrite"``: replace a bulkwriter output, once the new files are committed (a
-        folder holding files and no bulkwriter manifest is refused).
-        ``"append"``: add files (numbered after the existing ones) and extend the manifest;
-        the output must have the same format, schema and import options, and no files its
-        manifest does not list.
-    max_rows_per_file : int, optional
-        Most rows per file, exact. None: no row limit.
-    max_bytes_per_file : int or None, default 256 MiB
-        Most bytes per file on storage (for NumPy: per chunk folder), exact. None: only the
-        Milvus limit of 16 GB per file (Milvus "Import Data" limits). Memory use is about
-        two files' worth, since each file is built in memory before it is stored.
-    milvus_version : str or tuple of int, optional
-        Oldest Milvus server the files must import into, e.g. ``"2.3"`` or ``"2.6.18"``.
-        None: every supported version (the safest forms). Newer forms need a newer version.
-    format_options : FormatOptions, optional
-        Per-format knobs (CSV null token and separator, Parquet row groups and compression).
-    storage_options : dict, optional
-        Passed to fsspec for the destination URL, exactly as pandas and pyarrow pass them
-        (e.g. ``{"key": ..., "secret": ..., "client_kwargs": {"endpoint_url": ...}}`` for
-        s3fs). Never shown in errors, logs, the manifest or reprs.
-    filesystem : fsspec.AbstractFileSystem, optional
-        A filesystem instance to write through instead of building one from ``path``;
-        ``path`` is then a path on it. Not together with ``storage_options``.
-    retry : RetryPolicy, optional
-        Retries of transient storage errors (throttling, HTTP 5xx, connection resets,
-        timeouts): attempts, total seconds and backoff per object. Default
-        ``RetryPolicy()`` (5 attempts, at most 120 s per object).
-    progress : None, bool, callable or Progress, optional
-        True for a tqdm bar (shown only on a terminal); a callable receives rows done.
-    batch_rows : int, default 8192
-        Rows per batch when converting Python rows (``append_row``, lists of dicts).
-    check_duplicates : bool, default True
-        Reject primary keys repeated anywhere in this write (Milvus does not deduplicate on
-        import). Costs at most 8 bytes of memory per row written; Int64 keys that count up
-        (0, 1, 2, ...) are kept as ranges, next to nothing however many rows are written.
-    on_error : {"raise", "skip"}, default "raise"
-        ``"raise"``: the first invalid batch raises ValidationError and nothing is committed;
-        the writer is then failed (every later call but ``abort`` raises that error again),
-        since rows it held are lost and no subset of the data may be committed.
-        ``"skip"``: every invalid row, and only those, is left out (whatever the input form:
-        a bad cell of a column, or a row bigger than the byte cap, rejects its own row) and
-        recorded in a rejects file beside the output
-        (``<destination>.rejects.jsonl``, see :mod:`bulkwriter.rejects`); the result counts rows
-        read, written and rejected (as Pinecone's ``error_mode`` "continue" and Weaviate's
-        failed-object list do).
-    max_errors : int, optional
-        With ``on_error="skip"``: once more than this many rows are rejected, ValidationError
-        is raised (holding every error so far) and nothing is committed. None: no limit.
-    workers : int, default 2
-        Threads doing the work. 1: everything happens in the calling thread. 2 or more: one
-        background thread encodes and stages each file while the calling thread converts and
-        validates the next rows (Arrow, NumPy and file I/O release the GIL). At most one
-        file is in flight, so memory stays about three files' worth. Files, names and bytes
-        are the same for every value. An error of the background work (e.g. storage) is
-        raised by the next ``write``, ``append_row``, ``flush`` or ``commit``.
+    options : WriteOptions, optional
+        Format, mode, file caps, storage, error policy and threads, as one object
+        (:class:`~bulkwriter.options.WriteOptions`, where each is documented).
+    **keywords
+        Any field of :class:`~bulkwriter.options.WriteOptions` (``format="json"``,
+        ``mode="overwrite"``, ``max_bytes_per_file=...``, ``on_error="skip"``,
+        ``workers=...``, ...); they replace the fields of ``options``.
 
     Raises
     ------
@@ -169,40 +110,16 @@ class Writer:
         path: Any,
         *,
         schema: SchemaLike,
-        format: Format = "parquet",
-        mode: Mode = "error",
-        max_rows_per_file: int | None = None,
-        max_bytes_per_file: int | None = DEFAULT_MAX_BYTES_PER_FILE,
-        milvus_version: str | tuple[int, ...] | None = None,
-        format_options: FormatOptions | None = None,
-        storage_options: dict[str, Any] | None = None,
-        filesystem: fsspec.AbstractFileSystem | None = None,
-        retry: RetryPolicy | None = None,
-        progress: ProgressLike = None,
-        batch_rows: int = DEFAULT_BATCH_ROWS,
-        check_duplicates: bool = True,
-        on_error: OnError = "raise",
-        max_errors: int | None = None,
-        workers: int = DEFAULT_WORKERS,
+        options: WriteOptions | None = None,
+        **keywords: Unpack[WriteKeywords],
     ) -> None:
-        for name, value in (
-            ("max_rows_per_file", max_rows_per_file),
-            ("max_bytes_per_file", max_bytes_per_file),
-        ):
-            if value is not None and (not isinstance(value, int) or value < 1):
-                raise ValueError(f"{name} must be a positive integer or None, got {value!r}")
-        if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
-            raise ValueError(f"workers must be a positive integer, got {workers!r}")
-        self._policy = ErrorPolicy(on_error, max_errors)
+        opts = (options or WriteOptions()).replace(**keywords)
+        self.options = opts
         self.schema = as_schema(schema)
-        self._policy.collection = self.schema.name
-        options = format_options or FormatOptions()
-        version = parse_version(milvus_version)
-        if version is not None:
-            options = FormatOptions(**{**options.__dict__, "milvus_version": version})
-        self._encoder = get_encoder(format, self.schema, options)
+        self._policy = ErrorPolicy(opts.on_error, opts.max_errors, self.schema.name)
+        self._encoder = get_encoder(opts.format, self.schema, opts.format_options_for_version())
         self._validator = BatchValidator(
-            self.schema, check_duplicates=check_duplicates, row_checks=self._encoder.check_rows
+            self.schema, check_duplicates=opts.check_duplicates, row_checks=self._encoder.check_rows
         )
         self._owner = RowOwner(self.schema)
         self._spec = OutputSpec(
@@ -211,20 +128,20 @@ class Writer:
         self._txn = Transaction(
             path,
             spec=self._spec,
-            mode=mode,
-            storage_options=storage_options,
-            filesystem=filesystem,
-            retry=retry,
+            mode=opts.mode,
+            storage_options=opts.storage_options,
+            filesystem=opts.filesystem,
+            retry=opts.retry,
         )
         self._roller = Roller(
             self._encoder,
             self._txn.stager(),
-            ChunkPolicy(max_rows_per_file, max_bytes_per_file or MILVUS_MAX_FILE_BYTES),
+            ChunkPolicy(opts.max_rows_per_file, opts.max_bytes_per_file or MILVUS_MAX_FILE_BYTES),
             self._row_too_large,
-            workers=workers,
+            workers=opts.workers,
         )
-        self._progress = make_progress(progress)
-        self._batch_rows = batch_rows
+        self._progress = make_progress(opts.progress)
+        self._batch_rows = opts.batch_rows
         self._rows_in = 0
         self._row_buffer: list[Any] = []
         self._failed: BaseException | None = None

@@ -546,10 +546,10 @@ def _break_dense(
     at = draw(st.integers(0, len(values) - 1))
     if f.dtype is DataType.BINARY_VECTOR:
         values[at] = draw(st.sampled_from([-1, 256]))
-        codes = {"out_of_range"}
+        codes = {"int_out_of_range"}
     elif f.dtype is DataType.INT8_VECTOR:
         values[at] = draw(st.sampled_from([-129, 128]))
-        codes = {"out_of_range"}
+        codes = {"int_out_of_range"}
     else:
         overflow = {
             DataType.FLOAT_VECTOR: float(np.nextafter(F32_MAX, math.inf)) * 2,
@@ -557,7 +557,7 @@ def _break_dense(
             DataType.BFLOAT16_VECTOR: F32_MAX,  # finite float32, infinite once rounded to bfloat16
         }[f.dtype]
         values[at] = draw(st.sampled_from([*_NON_FINITE, overflow, -overflow]))
-        codes = {"not_finite"}
+        codes = {"not_finite"} if not math.isfinite(values[at]) else {"float_out_of_range"}
     row[f.name] = values
     return "vector_element", codes, at
 

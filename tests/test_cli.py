@@ -389,3 +389,138 @@ def test_convert_on_error_skip_exit_status_and_rejects(
     assert [r["id"] for r in json.loads(part(out, 0).read_text())["rows"]] == [1, 3]
     assert json.loads((tmp_path / "out.rejects.jsonl").read_text())["row"] == 1
     assert main([*argv, "--on-error", "skip", "--max-errors", "0", "--mode", "overwrite"]) == 1
+
+
+# -- never a traceback (issue 15, item 5) ----------------------------------------------------
+
+_VECTOR_ROWS = '{"id": 1, "vec": [0.1, 0.2], "score": 1}\n{"id": 2, "vec": [0.1, 0.2], "score": 1}\n'
+
+
+def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    status = main(argv)
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.out + captured.err
+    return status, captured.out + captured.err
+
+
+@pytest.mark.parametrize(
+    ("schema_bytes", "message"),
+    [
+        (b'{"fields": [], "description": "\xff\xfe"}', "is not UTF-8 text"),
+        (
+            b'{"fields": [{"fieldName": "id", "dataType": "Int64", "isPrimary": true},'
+            b'{"fieldName": "vec", "dataType": "FloatVector", "elementTypeParams": [2]}]}',
+            "elementTypeParams must be an object",
+        ),
+    ],
+    ids=["non-utf8", "params-list"],
+)
+def test_bad_schema_files_are_one_line_errors(
+    schema_bytes: bytes, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    schema = tmp_path / "s.json"
+    schema.write_bytes(schema_bytes)
+    data = tmp_path / "rows.jsonl"
+    data.write_text(_VECTOR_ROWS)
+    status, text = _run(["convert", str(data), "--schema", str(schema), "--out", str(tmp_path / "o")], capsys)
+    assert status == 1
+    assert message in text
+
+
+def test_csv_with_a_duplicated_header_is_refused(
+    tmp_path: Path, schema_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "dup.csv"
+    data.write_text('id,id,score,vec\n1,2,1,"[0.1,0.2]"\n')
+    for command in ("convert", "validate"):
+        argv = [command, str(data), "--schema", str(schema_file)]
+        status, text = _run([*argv, "--out", str(tmp_path / "o")] if command == "convert" else argv, capsys)
+        assert status == 1
+        assert "column 'id' 2 times" in text
+
+
+@pytest.mark.parametrize(
+    "manifest", ["{}", "[]", '{"format": "parquet"}', '{"version": 1, "files": "x"}', '"text"', "nope"]
+)
+def test_a_broken_manifest_is_reported_not_raised(
+    manifest: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / "_bulkwriter.json").write_text(manifest)
+    status, text = _run(["inspect", str(out)], capsys)
+    assert status == 1
+    assert "manifest" in text
+    assert "KeyError" not in text
+    assert "TypeError" not in text
+
+
+def test_convert_of_several_inputs_names_each_errors_file_and_row(
+    tmp_path: Path, schema_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    first.write_text(_VECTOR_ROWS)
+    second.write_text('{"id": 3, "vec": [0.1, 0.2], "score": 1}\n{"id": 4, "vec": [0.1], "score": 1}\n')
+    status, text = _run(
+        ["convert", str(first), str(second), "--schema", str(schema_file), "--out", str(tmp_path / "o")],
+        capsys,
+    )
+    assert status == 1
+    assert f"{second}: row 1, field 'vec'" in text
+
+
+def test_jsonl_with_a_byte_order_mark_is_read(
+    tmp_path: Path, schema_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "bom.jsonl"
+    data.write_bytes(b"\xef\xbb\xbf" + _VECTOR_ROWS.encode())
+    status, _ = _run(
+        ["convert", str(data), "--schema", str(schema_file), "--out", str(tmp_path / "o")], capsys
+    )
+    assert status == 0
+    assert pq.read_table(part(tmp_path / "o", 0)).column("id").to_pylist() == [1, 2]
+
+
+def test_max_errors_without_skip_is_a_usage_error(
+    tmp_path: Path, schema_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "rows.jsonl"
+    data.write_text(_VECTOR_ROWS)
+    argv = [
+        "convert",
+        str(data),
+        "--schema",
+        str(schema_file),
+        "--out",
+        str(tmp_path / "o"),
+        "--max-errors",
+        "3",
+    ]
+    status, text = _run(argv, capsys)
+    assert status == 2
+    assert "--max-errors needs --on-error skip" in text
+    assert not (tmp_path / "o").exists()
+
+
+def test_numpy_field_name_too_long_for_a_file_name_is_refused_up_front(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    long_name = "f" * 252  # with ".npy" 256 bytes, over 255
+    schema = tmp_path / "s.json"
+    schema.write_text(
+        json.dumps(
+            {
+                "fields": [
+                    {"fieldName": "id", "dataType": "Int64", "isPrimary": True},
+                    {"fieldName": long_name, "dataType": "FloatVector", "elementTypeParams": {"dim": 2}},
+                ]
+            }
+        )
+    )
+    data = tmp_path / "rows.jsonl"
+    data.write_text(json.dumps({"id": 1, long_name: [0.1, 0.2]}) + "\n")
+    argv = ["convert", str(data), "--schema", str(schema), "--out", str(tmp_path / "o"), "--format", "numpy"]
+    status, text = _run(argv, capsys)
+    assert status == 1
+    assert "255-byte limit" in text
+    assert not (tmp_path / "o").exists()

@@ -112,7 +112,7 @@ def test_float_lists_packed_like_numpy_casts_them() -> None:
         ([0.5], "wrong_dim"),
         ([0.5, None], "null_element"),
         ([0.5, "1"], "wrong_type"),
-        ([0.5, 1e39], "not_finite"),
+        ([0.5, 1e39], "float_out_of_range"),
         ({0: 0.5, 1: 0.25}, "wrong_type"),  # a dict of 2 keys must not pack as its keys
         ({0.5, 0.25}, "wrong_type"),  # a set has no order (Arrow would take it as a list)
     ],

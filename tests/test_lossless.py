@@ -431,3 +431,78 @@ def test_not_a_row_in_a_list_of_rows_is_skippable(tmp_path: Path) -> None:
     assert (result.rows_written, result.rows_rejected) == (1, 1)
     assert _rejects(result) == {1: {"bad_key"}}
     assert bulkwriter.validate(stream(), schema=SCHEMA)[0].code == "bad_key"
+
+
+# -- the error code catalogue ----------------------------------------------------------------
+
+
+def test_readme_lists_exactly_the_error_code_catalogue() -> None:
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    table = readme[readme.index("**Error codes.**") :].split("\n\n")[1]
+    listed = {line.split("`")[1] for line in table.splitlines() if line.startswith("| `")}
+    assert listed == bulkwriter.ERROR_CODES
+
+
+@pytest.mark.parametrize(
+    ("cell", "code"),
+    [
+        ([1e39, 0.5], "float_out_of_range"),
+        ([float("inf"), 0.5], "not_finite"),
+        ([float("nan"), 0.5], "not_finite"),
+    ],
+)
+def test_one_code_per_rule_for_floats_and_float_vectors(cell: list[float], code: str) -> None:
+    """A too-large value is float_out_of_range in a Float field and in a vector alike."""
+    schema = {"fields": [*SCHEMA["fields"], {"fieldName": "f", "dataType": "Float"}]}  # type: ignore[list-item]
+    rows = [{"id": 1, "x": 1, "vec": cell, "f": 0.5}, {"id": 2, "x": 1, "vec": [0.5, 0.5], "f": cell[0]}]
+    assert [(e.code, e.field, e.row) for e in bulkwriter.validate(rows, schema=schema)] == [
+        (code, "vec", 0),
+        (code, "f", 1),
+    ]
+
+
+# -- one options object for write() and Writer ----------------------------------------------
+
+
+def test_write_and_writer_share_one_options_object(tmp_path: Path) -> None:
+    from typing import get_type_hints
+
+    from bulkwriter.options import WriteKeywords
+
+    fields = {f.name for f in __import__("dataclasses").fields(bulkwriter.WriteOptions)}
+    assert set(get_type_hints(WriteKeywords)) == fields
+    options = bulkwriter.WriteOptions(format="jsonl", max_rows_per_file=2)
+    rows = [{"id": i, "x": 1, "vec": [0.1, 0.2]} for i in range(5)]
+    by_object = bulkwriter.write(rows, tmp_path / "a", schema=SCHEMA, options=options)
+    by_keywords = bulkwriter.write(rows, tmp_path / "b", schema=SCHEMA, format="jsonl", max_rows_per_file=2)
+    assert [f.rows for f in by_object.files] == [f.rows for f in by_keywords.files] == [2, 2, 1]
+    overridden = bulkwriter.write(rows, tmp_path / "c", schema=SCHEMA, options=options, max_rows_per_file=5)
+    assert [f.rows for f in overridden.files] == [5]
+    with bulkwriter.Writer(tmp_path / "d", schema=SCHEMA, options=options) as w:
+        assert w.options is options
+        w.write(rows)
+    with pytest.raises(TypeError, match="unknown write option"):
+        bulkwriter.Writer(tmp_path / "e", schema=SCHEMA, colour="red")  # type: ignore[call-arg]
+    with pytest.raises(ValueError, match="workers"):
+        bulkwriter.WriteOptions(workers=0)
+    assert "secret" not in repr(bulkwriter.WriteOptions(storage_options={"secret": "s3cr3t-value"}))
+
+
+@pytest.mark.parametrize("bad", ["unknown key", "wrong column type"])
+def test_a_whole_bad_column_rejects_every_row_in_one_step(bad: str, tmp_path: Path) -> None:
+    """Every row of a wrong-typed (or unknown) column is named at once, not one per round."""
+    n = 20_000
+    schema = {**SCHEMA, "enabledDynamicField": False}
+    table = pa.table(
+        {
+            "id": pa.array(range(n), pa.int64()),
+            "x": pa.array(["a"] * n) if bad == "wrong column type" else pa.array([1] * n, pa.int8()),
+            "vec": pa.FixedSizeListArray.from_arrays(pa.array(np.zeros(2 * n, np.float32)), 2),
+            **({"colour": pa.array(["red"] * n)} if bad == "unknown key" else {}),
+        }
+    )
+    result = bulkwriter.write(table, tmp_path / "o", schema=schema, on_error="skip")
+    assert (result.rows_read, result.rows_written, result.rows_rejected) == (n, 0, n)
+    errors = bulkwriter.validate(table, schema=schema)
+    assert len(errors) == n
+    assert {e.code for e in errors} == {"unknown_field" if bad == "unknown key" else "wrong_type"}

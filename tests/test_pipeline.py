@@ -128,16 +128,30 @@ def test_abort_waits_for_the_file_in_flight(tmp_path: Path) -> None:
     assert not (tmp_path / ".bulkwriter-staging").exists()
 
 
-def test_storage_failure_on_the_worker_reaches_the_caller(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from bulkwriter.storage import Stager
+def test_storage_failure_on_the_worker_reaches_the_caller(tmp_path: Path) -> None:
+    """A disk that fails every part file (through the public ``filesystem=`` seam)."""
+    from bulkwriter.storage.posix import PosixFileSystem
 
-    def broken(self: Stager, name: str, *args: Any) -> None:
-        raise OSError("disk full (simulated)")
+    class FullDisk(PosixFileSystem):
+        def open(self, path: str, mode: str = "rb", *args: Any, **kwargs: Any) -> Any:
+            if "part-" in str(path) and any(c in mode for c in "wax+"):
+                raise OSError("disk full (simulated)")
+            return super().open(path, mode, *args, **kwargs)
 
-    monkeypatch.setattr(Stager, "stage", broken)
-    monkeypatch.setattr(Stager, "stage_stream", broken)  # local Parquet is written as encoded
-    with pytest.raises(OSError, match="disk full"):
-        bulkwriter.write(iter(batches(2000)), tmp_path / "o", schema=SCHEMA, workers=2, max_rows_per_file=300)
+        def pipe_file(self, path: str, value: bytes, *args: Any, **kwargs: Any) -> None:
+            if "part-" in str(path):
+                raise OSError("disk full (simulated)")
+            super().pipe_file(path, value, *args, **kwargs)
+
+    fs = FullDisk(skip_instance_cache=True)
+    with pytest.raises(bulkwriter.StorageError, match="disk full"):
+        bulkwriter.write(
+            iter(batches(2000)),
+            str(tmp_path / "o"),
+            schema=SCHEMA,
+            workers=2,
+            max_rows_per_file=300,
+            filesystem=fs,
+        )
     assert not (tmp_path / "o").exists() or list((tmp_path / "o").iterdir()) == []
+    assert not list(tmp_path.glob(".bulkwriter-staging/*"))

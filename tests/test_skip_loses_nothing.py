@@ -56,7 +56,7 @@ def mixed_inputs(draw: st.DrawFn) -> tuple[CollectionSchema, list[dict[str, Any]
     rows: list[dict[str, Any]] = []
     invalid: dict[int, InvalidCase] = {}
     pk = schema.primary_field
-    for i, (kind, row, case) in enumerate(order):
+    for i, (_, row, case) in enumerate(order):
         row = dict(row)
         if not pk.auto_id and not (case is not None and case.field == pk.name):
             row[pk.name] = _key(schema, i)
@@ -86,6 +86,8 @@ def _as_form(form: str, rows: list[dict[str, Any]], schema: CollectionSchema) ->
         return table
     if form == "pandas":
         return pd.DataFrame({k: pd.Series(v, dtype=object) for k, v in columns.items()})
+    if any("\x00" in name for name in table.column_names):
+        return table  # polars cannot name a column with NUL (it panics)
     return pl.from_arrow(table)
 
 

@@ -9,7 +9,8 @@ default-value field).
 from __future__ import annotations
 
 import re
-from typing import Final
+from collections.abc import Iterator
+from typing import BinaryIO, Final
 
 import numpy as np
 import pyarrow as pa
@@ -17,6 +18,7 @@ import pyarrow.compute as pc
 
 from bulkwriter.errors import FieldError, FormatError, ValidationError, short_repr
 from bulkwriter.formats._rows import column_json_values, json_text_array, to_array
+from bulkwriter.formats._slices import encode_in_slices
 from bulkwriter.formats.base import EncodedPart, Encoder
 from bulkwriter.formats.versions import check_format_version, check_version_support
 from bulkwriter.schema.collection import DYNAMIC_FIELD
@@ -89,6 +91,7 @@ class CsvEncoder(Encoder):
         (from :meth:`encode`) a cell the server would misread; see there.
     """
 
+    writes_to_stream = True
     name = "csv"
     suffix = ".csv"
     is_directory = False
@@ -215,7 +218,8 @@ class CsvEncoder(Encoder):
         """Encode one canonical chunk into the bytes of one CSV file.
 
         Cells are built, checked, quoted and joined column-wise with Arrow compute
-        functions; the body is the data buffer of the joined ``large_string`` rows.
+        functions, in slices of rows (:mod:`bulkwriter.formats._slices`); each slice's body
+        is the data buffer of its joined ``large_string`` rows, a piece of the file.
 
         Parameters
         ----------
@@ -225,7 +229,7 @@ class CsvEncoder(Encoder):
         Returns
         -------
         EncodedPart
-            One ``("", bytes)`` file (header plus one record per row) and the row count.
+            One ``("", pieces)`` file (header plus one record per row) and the row count.
 
         Raises
         ------
@@ -234,37 +238,55 @@ class CsvEncoder(Encoder):
             (code ``null_token_collision``), or a VarChar value holds CR LF, which Milvus's
             reader would change to LF (code ``csv_crlf``). Rows are indices within the table.
         """
+        return EncodedPart(files=(("", tuple(self._pieces(table))),), rows=table.num_rows)
+
+    def write_to(self, table: pa.Table, sink: BinaryIO) -> None:
+        """Encode one canonical chunk as one CSV file written to ``sink`` slice by slice.
+
+        Raises
+        ------
+        ValidationError
+            As :meth:`encode` (bytes of earlier slices may have been written: the caller
+            discards the file).
+        """
+        for data in self._pieces(table):
+            sink.write(data)
+
+    def _header(self) -> list[str]:
         header = [f.name for f in self.schema.input_fields]
+        return [*header, DYNAMIC_FIELD] if self.schema.enable_dynamic_field else header
+
+    def _pieces(self, table: pa.Table) -> Iterator[bytes]:
+        yield self._header_line(self._header()).encode("utf-8")
+        yield from encode_in_slices(table, self._slice)
+
+    def _slice(self, table: pa.Table, first_row: int) -> bytes:
+        """The records of ``table`` (rows from ``first_row`` of the chunk), joined column-wise."""
+        header = self._header()
         columns: list[pa.Array] = []
         errors: list[FieldError] = []
         for field in self.schema.input_fields:
             cells = self._cells(field, table.column(field.name))
-            errors.extend(self._check_cells(field, cells))
+            errors.extend(e.shifted(first_row) for e in self._check_cells(field, cells))
             columns.append(cells)
         if self.schema.enable_dynamic_field:
-            header.append(DYNAMIC_FIELD)
             columns.append(self._cells(None, table.column(DYNAMIC_FIELD)))
         if errors:
             errors.sort(key=lambda e: (e.row if e.row is not None else -1, header.index(e.field)))
             raise ValidationError(errors, self.schema.name)
-        data = self._header_line(header).encode("utf-8")
-        if table.num_rows:
-            token = pa.scalar(self.null_token, pa.large_string())
-            single = len(columns) == 1
-            numeric = [f is not None and _is_numeric_json(f) for f in self.schema.input_fields]
-            numeric += [False] * (len(columns) - len(numeric))
-            quoted = [
-                self._quoted(
-                    pc.fill_null(c, token), quote_empty=single, numeric_json=num and not c.null_count
-                )
-                for c, num in zip(columns, numeric, strict=True)
-            ]
-            sep = pa.scalar(self.options.csv_separator, pa.large_string())
-            end = pa.scalar(CSV_LINE_TERMINATOR, pa.large_string())
-            rows = pc.binary_join_element_wise(*quoted, sep) if not single else quoted[0]
-            lines = pc.binary_join_element_wise(rows, end, pa.scalar("", pa.large_string()))
-            data += _string_data(lines)
-        return EncodedPart(files=(("", data),), rows=table.num_rows)
+        token = pa.scalar(self.null_token, pa.large_string())
+        single = len(columns) == 1
+        numeric = [f is not None and _is_numeric_json(f) for f in self.schema.input_fields]
+        numeric += [False] * (len(columns) - len(numeric))
+        quoted = [
+            self._quoted(pc.fill_null(c, token), quote_empty=single, numeric_json=num and not c.null_count)
+            for c, num in zip(columns, numeric, strict=True)
+        ]
+        sep = pa.scalar(self.options.csv_separator, pa.large_string())
+        end = pa.scalar(CSV_LINE_TERMINATOR, pa.large_string())
+        rows = pc.binary_join_element_wise(*quoted, sep) if not single else quoted[0]
+        lines = pc.binary_join_element_wise(rows, end, pa.scalar("", pa.large_string()))
+        return _string_data(lines)
 
 
 def _is_numeric_json(field: FieldSchema) -> bool:

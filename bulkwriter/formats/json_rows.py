@@ -6,10 +6,14 @@ prepare-source-data: JSON; Milvus ``internal/util/importutilv2/json``.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import BinaryIO
+
 import pyarrow as pa
 
 from bulkwriter.errors import FormatError
 from bulkwriter.formats._rows import build_rows, dumps_json_document
+from bulkwriter.formats._slices import encode_in_slices
 from bulkwriter.formats.base import EncodedPart, Encoder
 from bulkwriter.formats.versions import check_format_version, check_version_support
 from bulkwriter.schema.types import DataType
@@ -45,6 +49,7 @@ class JsonEncoder(Encoder):
     name = "json"
     suffix = ".json"
     is_directory = False
+    writes_to_stream = True
 
     def check_schema(self) -> None:
         """Refuse field types the target ``milvus_version`` lacks (JSON itself: all versions).
@@ -68,6 +73,9 @@ class JsonEncoder(Encoder):
     def encode(self, table: pa.Table) -> EncodedPart:
         """Encode one canonical chunk into the bytes of one ``{"rows": [...]}`` file.
 
+        The rows are encoded in slices (:mod:`bulkwriter.formats._slices`); the pieces make
+        exactly the bytes of ``orjson.dumps({"rows": rows})``.
+
         Parameters
         ----------
         table : pyarrow.Table
@@ -76,7 +84,25 @@ class JsonEncoder(Encoder):
         Returns
         -------
         EncodedPart
-            One ``("", bytes)`` file and the row count.
+            One ``("", pieces)`` file and the row count.
         """
-        data = dumps_json_document(build_rows(self.schema, table))
-        return EncodedPart(files=(("", data),), rows=table.num_rows)
+        return EncodedPart(files=(("", tuple(self._pieces(table))),), rows=table.num_rows)
+
+    def write_to(self, table: pa.Table, sink: BinaryIO) -> None:
+        """Encode one canonical chunk as one ``{"rows": [...]}`` file written to ``sink`` slice by slice."""
+        for data in self._pieces(table):
+            sink.write(data)
+
+    def _pieces(self, table: pa.Table) -> Iterator[bytes]:
+        yield _OPEN
+        yield from encode_in_slices(table, self._slice)
+        yield _CLOSE
+
+    def _slice(self, rows: pa.Table, first_row: int) -> bytes:
+        body = dumps_json_document(build_rows(self.schema, rows))[len(_OPEN) : -len(_CLOSE)]
+        return body if first_row == 0 else b"," + body
+
+
+#: The document around the rows: ``{"rows":[`` ... ``]}`` (orjson's compact form).
+_OPEN = b'{"rows":['
+_CLOSE = b"]}"

@@ -6,9 +6,13 @@ Lines); Milvus docs, prepare-source-data: JSON.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import BinaryIO
+
 import pyarrow as pa
 
 from bulkwriter.formats._rows import build_rows, dumps_jsonl
+from bulkwriter.formats._slices import encode_in_slices
 from bulkwriter.formats.base import EncodedPart, Encoder
 from bulkwriter.formats.versions import check_format_version, check_version_support
 
@@ -38,6 +42,7 @@ class JsonlEncoder(Encoder):
     name = "jsonl"
     suffix = ".jsonl"
     is_directory = False
+    writes_to_stream = True
 
     def check_schema(self) -> None:
         """Refuse a ``milvus_version`` older than 2.6.6, or one lacking a field type."""
@@ -47,6 +52,9 @@ class JsonlEncoder(Encoder):
     def encode(self, table: pa.Table) -> EncodedPart:
         """Encode one canonical chunk into the bytes of one JSON Lines file.
 
+        The rows are encoded in slices (:mod:`bulkwriter.formats._slices`): the file is a
+        tuple of pieces, never a list of every row's objects at once.
+
         Parameters
         ----------
         table : pyarrow.Table
@@ -55,7 +63,14 @@ class JsonlEncoder(Encoder):
         Returns
         -------
         EncodedPart
-            One ``("", bytes)`` file (empty for zero rows) and the row count.
+            One ``("", pieces)`` file (no bytes for zero rows) and the row count.
         """
-        data = dumps_jsonl(build_rows(self.schema, table))
-        return EncodedPart(files=(("", data),), rows=table.num_rows)
+        return EncodedPart(files=(("", tuple(self._slices(table))),), rows=table.num_rows)
+
+    def write_to(self, table: pa.Table, sink: BinaryIO) -> None:
+        """Encode one canonical chunk as one JSON Lines file written to ``sink`` slice by slice."""
+        for data in self._slices(table):
+            sink.write(data)
+
+    def _slices(self, table: pa.Table) -> Iterator[bytes]:
+        return encode_in_slices(table, lambda rows, _: dumps_jsonl(build_rows(self.schema, rows)))

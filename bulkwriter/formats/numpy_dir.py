@@ -45,6 +45,9 @@ _VECTOR_DTYPES: Final[dict[DataType, np.dtype[Any]]] = {
 }
 _TEXT_TYPES: Final = frozenset({DataType.VARCHAR, DataType.JSON})
 _UNSUPPORTED: Final = frozenset({DataType.ARRAY, DataType.SPARSE_FLOAT_VECTOR})
+#: Longest file name, bytes (ext4, XFS, APFS, NTFS: 255).
+_MAX_FILE_NAME_BYTES = 255
+
 #: Rough size of one ``.npy`` header, bytes (format 1.0 pads it to a multiple of 64).
 _NPY_HEADER_BYTES: Final = 128
 
@@ -159,6 +162,13 @@ class NumpyEncoder(Encoder):
         """Refuse Array, SparseFloatVector and nullable fields, and unsupported versions."""
         check_format_version(self.name, self.options)
         for field in self.schema.input_fields:
+            file_name = f"{field.name}.npy".encode()
+            if len(file_name) > _MAX_FILE_NAME_BYTES:
+                raise FormatError(
+                    f"field '{field.name[:40]}...': its NumPy file name '<field>.npy' would be "
+                    f"{len(file_name)} bytes, over the {_MAX_FILE_NAME_BYTES}-byte limit of file names "
+                    "on common filesystems and object-store tools; use parquet or json, or a shorter name"
+                )
             if field.dtype in _UNSUPPORTED:
                 raise FormatError(
                     f"field '{field.name}' ({field.dtype.value}): NumPy import does not support "

@@ -53,6 +53,10 @@ def as_schema(schema: SchemaLike) -> CollectionSchema:
             raise SchemaError(f"cannot read schema file {os.fspath(schema)!r}: {exc.strerror}") from exc
         except json.JSONDecodeError as exc:
             raise SchemaError(f"schema file {os.fspath(schema)!r} is not valid JSON: {exc}") from exc
+        except UnicodeDecodeError as exc:
+            raise SchemaError(
+                f"schema file {os.fspath(schema)!r} is not UTF-8 text (byte {exc.start}: {exc.reason})"
+            ) from None
         if not isinstance(data, Mapping):
             raise SchemaError(f"schema file {os.fspath(schema)!r} must hold a JSON object")
         return schema_from_dict(data)
@@ -108,7 +112,13 @@ def _field_from_dict(item: object, index: int) -> FieldSchema:
     dtype = item.get("dataType", item.get("type"))
     if name is None or dtype is None:
         raise SchemaError(f"fields[{index}] needs 'fieldName' and 'dataType'")
-    params = dict(item.get("elementTypeParams") or item.get("params") or {})
+    raw_params = item.get("elementTypeParams") or item.get("params") or {}
+    if not isinstance(raw_params, Mapping):
+        raise SchemaError(
+            f"field '{name}': elementTypeParams must be an object such as {{\"dim\": 128}}, "
+            f"got {type(raw_params).__name__} {raw_params!r:.60}"
+        )
+    params = dict(raw_params)
     try:
         dtype = DataType.from_name(dtype)
         element = item.get("elementDataType", item.get("elementType"))

@@ -182,11 +182,11 @@ def replace_if(fs: fsspec.AbstractFileSystem, path: str, data: bytes, expect: st
             fs.pipe_file(path, data, etag=expect, match_condition=MatchConditions.IfNotModified)
         else:
             fs.pipe_file(path, data)
-    except FileExistsError as exc:
-        raise ConditionFailed(f"{path} exists") from exc
+    except FileExistsError:
+        raise ConditionFailed(f"{path} exists") from None  # the store's reply may quote a credential
     except Exception as exc:
         if _is_precondition_failure(exc):
-            raise ConditionFailed(f"{path} changed since it was read") from exc
+            raise ConditionFailed(f"{path} changed since it was read") from None
         raise
     finally:
         fs.invalidate_cache(path)

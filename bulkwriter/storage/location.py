@@ -77,6 +77,9 @@ def _blob_endpoint(fs: fsspec.AbstractFileSystem) -> str | None:
     return redact_url(f"{parts.scheme}://{parts.netloc}{parts.path}".rstrip("/"))
 
 
+_URL_USERINFO_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://(?P<userinfo>[^/@\s]+)@")
+
+
 def redact_url(url: str) -> str:
     """Remove user-info (``user:password@``) from every URL in ``url``."""
     return _USERINFO_RE.sub(lambda m: m.group("scheme") + "***@", url)
@@ -102,6 +105,16 @@ class Redactor:
     def add(self, options: Mapping[str, Any]) -> None:
         """Also hide the secrets of ``options``."""
         self._collect(options)
+
+    def add_url(self, url: str) -> None:
+        """Also hide the user-info of ``url`` (``scheme://user:password@...``) wherever it appears,
+        with or without its scheme (a backend may quote it as part of a bucket name)."""
+        for match in _URL_USERINFO_RE.finditer(url):
+            userinfo = match.group("userinfo")
+            self._secrets.add(userinfo)
+            for part in userinfo.split(":"):
+                if len(part) >= _MIN_SECRET_LEN:
+                    self._secrets.add(part)
 
     def _collect(self, options: Mapping[str, Any]) -> None:
         for key, value in options.items():
@@ -281,6 +294,7 @@ def resolve(
     """
     url = str(path.__fspath__() if hasattr(path, "__fspath__") else path)
     redact = Redactor(storage_options)
+    redact.add_url(url)
     if filesystem is not None:
         if storage_options:
             raise ValueError("pass either storage_options or filesystem, not both")
@@ -292,16 +306,27 @@ def resolve(
     protocol = _protocol_of(url)
     if protocol is not None:
         _check_protocol(protocol, url)
+    failure: BaseException | None = None
     try:
         fs, root = fsspec.core.url_to_fs(url, **dict(storage_options or {}))
-    except ImportError as exc:  # a chained or third-party backend that is not installed
-        raise StorageError(f"cannot open {redact(url)!r}: a backend is missing: {redact(str(exc))}") from exc
-    except (ValueError, TypeError) as exc:
-        raise StorageError(f"cannot open {redact(url)!r}: {redact(str(exc))}") from exc
+    except (ImportError, ValueError, TypeError) as exc:  # ImportError: a chained backend is missing
+        failure = exc
+    if failure is not None:  # raised outside the except block: the original is not kept as context
+        what = "a backend is missing: " if isinstance(failure, ImportError) else ""
+        error = StorageError(
+            f"cannot open {redact(url)!r}: {what}{redact(str(failure))}", url=redact(url), operation="open"
+        )
+        raise error from _redacted(failure, redact)
     scheme = "" if protocol in (None, "file", "local") else protocol
     if type(fs) is LocalFileSystem:  # the same disk, with the atomic renames the commit needs
         fs = PosixFileSystem()
     return Location(fs, _clean_root(str(root)), scheme, redact)
+
+
+def _redacted(exc: BaseException, redact: Redactor) -> BaseException:
+    from bulkwriter.storage.retry import RedactedCause  # retry imports this module
+
+    return RedactedCause.of(exc, redact)
 
 
 def _clean_root(root: str) -> str:

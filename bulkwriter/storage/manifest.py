@@ -219,6 +219,8 @@ class Manifest:
         """
         try:
             body = orjson.loads(data)
+            if not isinstance(body, dict):
+                raise TypeError(f"the manifest is a JSON {type(body).__name__}, not an object")
             spec = OutputSpec(
                 format=str(body["format"]),
                 collection=str(body.get("collection", "")),
@@ -244,10 +246,17 @@ class Manifest:
             )
         except orjson.JSONDecodeError as exc:
             raise StorageError(f"cannot parse the manifest {where!r}: {exc}") from exc
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise StorageError(
-                f"{where!r} is not a bulkwriter manifest: {type(exc).__name__}: {exc}"
-            ) from exc
+        except KeyError as exc:
+            raise StorageError(f"{where!r} is not a bulkwriter manifest: the key {exc} is missing") from None
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise StorageError(f"{where!r} is not a bulkwriter manifest: {_shape_problem(exc)}") from None
+
+
+def _shape_problem(exc: Exception) -> str:
+    """Words for a manifest of the wrong shape (a list for an object, text for a number, ...)."""
+    if isinstance(exc, ValueError) and "inside the output folder" in str(exc):
+        return str(exc)
+    return f"a value has the wrong shape (expected the object of format, schema and files it writes; {exc})"
 
 
 def _relative(path: str) -> str:

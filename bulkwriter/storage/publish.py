@@ -18,7 +18,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 from bulkwriter.errors import BulkWriterError, CommitError, ConcurrentWriteError
-from bulkwriter.storage import conditional, posix
+from bulkwriter.storage import conditional, posix, retry
 from bulkwriter.storage.journal import Method
 from bulkwriter.storage.layout import MANIFEST_NAME, Layout
 from bulkwriter.storage.location import Location
@@ -190,7 +190,7 @@ class LocalPublisher:
             try:
                 s.call(lambda: self._exchange(out, layout.root), "exchange the old output for the new one")
             except CommitError as exc:
-                if not isinstance(exc.__cause__, NotImplementedError):
+                if not retry.caused_by(exc, NotImplementedError):
                     raise
                 self.method = "swap"
             else:
@@ -317,7 +317,7 @@ class StorePublisher:
         try:
             data, _ = s.call(lambda: conditional.read(s.location.fs, s.layout.manifest), "read the manifest")
         except BulkWriterError as exc:
-            if isinstance(exc.__cause__, FileNotFoundError):
+            if retry.caused_by(exc, FileNotFoundError):
                 return False
             return None
         try:

@@ -31,7 +31,15 @@ import tenacity
 from bulkwriter.errors import BulkWriterError, StorageError
 from bulkwriter.storage.location import Redactor
 
-__all__ = ["RetryPolicy", "call", "exception_chain", "is_transient", "translate"]
+__all__ = [
+    "RedactedCause",
+    "RetryPolicy",
+    "call",
+    "caused_by",
+    "exception_chain",
+    "is_transient",
+    "translate",
+]
 
 logger = logging.getLogger("bulkwriter.storage")
 T = TypeVar("T")
@@ -210,19 +218,62 @@ def _reason(exc: BaseException) -> str:
 
 
 def translate(
-    exc: BaseException, *, url: str, operation: str, redact: Redactor, attempts: int = 1, seconds: float = 0.0
+    exc: BaseException,
+    *,
+    url: str,
+    operation: str,
+    redact: Redactor,
+    attempts: int = 1,
+    seconds: float = 0.0,
+    error: type[StorageError] = StorageError,
 ) -> StorageError:
-    """A :class:`StorageError` for ``exc`` that names ``url`` and ``operation``, secrets removed.
+    """An ``error`` for ``exc`` that names ``url`` and ``operation``, secrets removed.
 
     The message says "not found" or "access denied" when the chain shows it, and how many
-    attempts were made when a transient error persisted.
+    attempts were made when a transient error persisted. ``exc`` is chained as a
+    :class:`RedactedCause` (never as is: a third-party message may hold a credential); only
+    the classes of its chain are kept, for :func:`caused_by`.
     """
     reason = _reason(exc)
     detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     if is_transient(exc) and attempts > 1:
         reason = f"still failing after {attempts} attempts in {seconds:.1f}s"
     text = f"{operation} failed at {url}: " + (f"{reason}: " if reason else "") + detail
-    return StorageError(redact(text))
+    mapped = error(redact(text), url=redact(url), operation=redact(operation))
+    mapped.__cause__ = RedactedCause.of(exc, redact)
+    mapped.__suppress_context__ = True
+    mapped._cause_types = tuple(type(e) for e in exception_chain(exc))  # type: ignore[attr-defined]
+    return mapped
+
+
+class RedactedCause(Exception):
+    """Stands in the ``__cause__`` chain for a third-party exception: its type and text, redacted.
+
+    Attributes
+    ----------
+    type_name : str
+        The original's qualified class name, e.g. ``"botocore.exceptions.ClientError"``.
+    """
+
+    def __init__(self, type_name: str, text: str) -> None:
+        super().__init__(f"{type_name}: {text}" if text else type_name)
+        self.type_name = type_name
+
+    @classmethod
+    def of(cls, exc: BaseException, redact: Redactor, depth: int = 0) -> RedactedCause:
+        """A redacted copy of ``exc`` and (up to 8 levels) of its own causes."""
+        kind = type(exc)
+        copy = cls(f"{kind.__module__}.{kind.__qualname__}", redact(str(exc)))
+        inner = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
+        if inner is not None and depth < 8:
+            copy.__cause__ = cls.of(inner, redact, depth + 1)
+        copy.__suppress_context__ = True
+        return copy
+
+
+def caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
+    """True when the :class:`StorageError` ``exc`` was translated from a ``kind`` (or its chain holds one)."""
+    return any(issubclass(t, kind) for t in getattr(exc, "_cause_types", ()))
 
 
 def call(
@@ -294,13 +345,15 @@ def call(
         return retrying(attempt)
     except BulkWriterError:
         raise
-    except Exception as exc:
-        mapped = translate(
-            exc,
-            url=url,
-            operation=operation,
-            redact=redact,
-            attempts=attempts,
-            seconds=time.monotonic() - start,
-        )
-        raise error(str(mapped)) from exc
+    except Exception as exc:  # noqa: BLE001 - every other error becomes a StorageError, below
+        failure = exc
+    # raised outside the except block, so the original is not kept as __context__ either
+    raise translate(
+        failure,
+        url=url,
+        operation=operation,
+        redact=redact,
+        attempts=attempts,
+        seconds=time.monotonic() - start,
+        error=error,
+    )

@@ -54,7 +54,7 @@ from bulkwriter.storage.recovery import (
     remove_tree,
     scan,
 )
-from bulkwriter.storage.retry import RetryPolicy, call
+from bulkwriter.storage.retry import RedactedCause, RetryPolicy, call
 from bulkwriter.storage.staging import StagedPart, Stager, upload_bytes
 
 __all__ = ["Mode", "Transaction"]
@@ -398,7 +398,10 @@ class Transaction:
         else:
             text = f"commit to {self.url!r} failed, nothing of this write was made visible: {exc}"
         error = ConcurrentWriteError if isinstance(exc, ConcurrentWriteError) else CommitError
-        raise error(text) from exc
+        failure = error(self.location.redact(text), url=self.url, operation="commit")
+        # our own errors are already free of secrets; anything else is chained redacted
+        cause = exc if isinstance(exc, BulkWriterError) else RedactedCause.of(exc, self.location.redact)
+        raise failure from cause
 
     # -- ending -----------------------------------------------------------------------------
     def abort(self) -> None:

@@ -8,7 +8,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from bulkwriter.errors import FieldError, short_repr
+from bulkwriter.errors import ErrorCode, FieldError, short_repr
 from bulkwriter.schema.field import FieldSchema
 
 __all__ = ["ColumnResult", "error_rows", "make_errors", "type_label"]
@@ -31,7 +31,7 @@ def error_rows(mask: pa.Array | pa.ChunkedArray | np.ndarray) -> np.ndarray:
 def make_errors(
     rows: Iterable[int],
     *,
-    code: str,
+    code: ErrorCode,
     field: str,
     expected: str,
     got: Callable[[int], object],

@@ -16,7 +16,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from bulkwriter.errors import FieldError
+from bulkwriter.errors import ErrorCode, FieldError
 from bulkwriter.schema.arrow import SPARSE_TYPE, canonical_type
 from bulkwriter.schema.field import FieldSchema
 from bulkwriter.schema.types import DataType
@@ -169,7 +169,7 @@ def _from_matrix(
     label = type_label(field)
     if dtype is DataType.FLOAT_VECTOR:
         converted, bad = _to_float(values, np.float32)
-        expected = "finite float32 values"
+        expected = "finite values within the float32 range"
     elif dtype is DataType.FLOAT16_VECTOR:
         if is_bytes:
             converted = values.astype(np.uint8, copy=False)
@@ -198,22 +198,19 @@ def _from_matrix(
     target = canonical_type(field)
     width = target.list_size
     if bad.any():
-        where = np.argwhere(bad)
-        first: dict[int, int] = {}
-        for r, e in where:
-            first.setdefault(int(valid_rows[r]), int(e))
+        first: dict[int, tuple[int, int]] = {}
+        for r, e in np.argwhere(bad):
+            first.setdefault(int(valid_rows[r]), (int(r), int(e)))
         errors = [
             FieldError(
-                code="not_finite"
-                if dtype not in (DataType.BINARY_VECTOR, DataType.INT8_VECTOR)
-                else "out_of_range",
+                code=_element_code(dtype, values[r, e], is_bytes=is_bytes),
                 field=field.name,
                 row=row,
                 expected=f"{expected} ({label})",
-                got=_element_text(arr, row, element),
-                element=element,
+                got=_element_text(arr, row, e),
+                element=e,
             )
-            for row, element in sorted(first.items())
+            for row, (r, e) in sorted(first.items())
         ]
         return pa.nulls(len(arr), target), errors
     n = len(arr)
@@ -228,6 +225,20 @@ def _from_matrix(
     flat = pa.array(full.reshape(-1), type=target.value_type)
     out = pa.FixedSizeListArray.from_arrays(flat, width, mask=None if mask is None else pa.array(mask))
     return out, []
+
+
+def _element_code(dtype: DataType, value: object, *, is_bytes: bool) -> ErrorCode:
+    """The rule a flagged vector element breaks (error path only, one element per row)."""
+    if is_bytes:
+        return "not_finite"  # a byte pattern of NaN or an infinity
+    number = float(value)  # type: ignore[arg-type]
+    if not np.isfinite(number):
+        return "not_finite"
+    if dtype in (DataType.BINARY_VECTOR, DataType.INT8_VECTOR):
+        return "not_integral" if number != np.trunc(number) else "int_out_of_range"
+    if isinstance(value, (int, np.integer)):
+        return "not_exact"  # an integer the float type cannot hold exactly
+    return "float_out_of_range"
 
 
 def _element_text(arr: pa.Array, row: int, element: int) -> str:
@@ -468,8 +479,8 @@ def _sparse_element_errors(
         )
     idx = idx_flat.to_numpy(zero_copy_only=False)
     vals = val_flat.to_numpy(zero_copy_only=False).astype(np.float64)
-    problems: dict[int, tuple[str, str, str]] = {}
-    checks = (
+    problems: dict[int, tuple[ErrorCode, str, str]] = {}
+    checks: tuple[tuple[np.ndarray, ErrorCode, str], ...] = (
         (
             (idx < 0) | (idx >= _SPARSE_INDEX_LIMIT),
             "sparse_index_out_of_range",
