@@ -12,8 +12,11 @@ the chunk whole: every format's rows are independent of each other.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 import pyarrow as pa
+
+_Data = TypeVar("_Data", bytes, memoryview, bytes | memoryview)
 
 __all__ = ["FIRST_SLICE_ROWS", "SLICE_BYTES", "encode_in_slices"]
 
@@ -23,7 +26,9 @@ SLICE_BYTES = 1024 * 1024
 FIRST_SLICE_ROWS = 256
 
 
-def encode_in_slices(table: pa.Table, encode: Callable[[pa.Table, int], bytes]) -> Iterator[bytes]:
+def encode_in_slices(
+    table: pa.Table, encode: Callable[[pa.Table, int], _Data], slice_bytes: int = SLICE_BYTES
+) -> Iterator[_Data]:
     """Yield the encoded bytes of ``table``, slice by slice, in row order.
 
     Parameters
@@ -31,12 +36,14 @@ def encode_in_slices(table: pa.Table, encode: Callable[[pa.Table, int], bytes]) 
     table : pyarrow.Table
         The chunk (canonical form).
     encode : callable
-        ``encode(rows, first_row)`` returns the bytes of the rows ``rows`` (a zero-copy slice
-        of ``table`` starting at row ``first_row``).
+        ``encode(rows, first_row)`` returns the bytes (or a memoryview of them) of the rows
+        ``rows``, a zero-copy slice of ``table`` starting at row ``first_row``.
+    slice_bytes : int, default SLICE_BYTES
+        Output bytes a slice aims at.
 
     Yields
     ------
-    bytes
+    bytes or memoryview
         Each slice's bytes (at least one row per slice); nothing for an empty table.
     """
     start, rows, n = 0, FIRST_SLICE_ROWS, table.num_rows
@@ -45,5 +52,6 @@ def encode_in_slices(table: pa.Table, encode: Callable[[pa.Table, int], bytes]) 
         done = min(rows, n - start)
         start += done
         per_row = max(1.0, len(data) / done)
-        rows = max(1, int(SLICE_BYTES / per_row))
+        rows = max(1, int(slice_bytes / per_row))
         yield data
+        del data  # not held while the next slice is built

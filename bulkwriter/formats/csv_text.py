@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from functools import partial
 from typing import BinaryIO, Final
 
 import numpy as np
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from bulkwriter.errors import FieldError, FormatError, ValidationError, short_repr
-from bulkwriter.formats._rows import column_json_values, json_text_array, to_array
-from bulkwriter.formats._slices import encode_in_slices
+from bulkwriter.formats._rows import ORJSON_OPTIONS, column_json_values, json_text_array, to_array
+from bulkwriter.formats._slices import SLICE_BYTES, encode_in_slices
 from bulkwriter.formats.base import EncodedPart, Encoder
 from bulkwriter.formats.versions import check_format_version, check_version_support
 from bulkwriter.schema.collection import DYNAMIC_FIELD
@@ -140,6 +142,17 @@ class CsvEncoder(Encoder):
             texts = json_text_array(column_json_values(field, arr), pa.large_string())
         return texts.cast(pa.large_string())
 
+    def _always_quoted(self, field: FieldSchema, column: pa.ChunkedArray) -> bool:
+        """True when every cell of ``column`` is a JSON list holding the separator: a dense
+        vector of dim >= 2 with no null row, and a separator that is a comma (so quoted)."""
+        return (
+            self.options.csv_separator == ","
+            and field.dtype.is_dense_vector
+            and (field.dim or 0) >= 2
+            and field.dtype is not DataType.BINARY_VECTOR
+            and column.null_count == 0
+        )
+
     def _check_cells(self, field: FieldSchema, cells: pa.Array) -> list[FieldError]:
         """Find cells the server would misread: the null token, or CR LF inside VarChar."""
         errors: list[FieldError] = []
@@ -251,22 +264,30 @@ class CsvEncoder(Encoder):
         """
         for data in self._pieces(table):
             sink.write(data)
+            del data  # not held while the next slice is built
 
     def _header(self) -> list[str]:
         header = [f.name for f in self.schema.input_fields]
         return [*header, DYNAMIC_FIELD] if self.schema.enable_dynamic_field else header
 
-    def _pieces(self, table: pa.Table) -> Iterator[bytes]:
+    def _pieces(self, table: pa.Table) -> Iterator[bytes | memoryview]:
         yield self._header_line(self._header()).encode("utf-8")
-        yield from encode_in_slices(table, self._slice)
+        # 2 MiB slices: CSV's column-wise steps cost per slice (about 50 Arrow calls each)
+        yield from encode_in_slices(table, self._slice, 2 * SLICE_BYTES)
 
-    def _slice(self, table: pa.Table, first_row: int) -> bytes:
+    def _slice(self, table: pa.Table, first_row: int) -> bytes | memoryview:
         """The records of ``table`` (rows from ``first_row`` of the chunk), joined column-wise."""
         header = self._header()
         columns: list[pa.Array] = []
         errors: list[FieldError] = []
+        ready: set[int] = set()  # columns whose cells are already quoted
         for field in self.schema.input_fields:
-            cells = self._cells(field, table.column(field.name))
+            column = table.column(field.name)
+            if self._always_quoted(field, column):
+                ready.add(len(columns))
+                columns.append(_quoted_json_cells(field, column))
+                continue
+            cells = self._cells(field, column)
             errors.extend(e.shifted(first_row) for e in self._check_cells(field, cells))
             columns.append(cells)
         if self.schema.enable_dynamic_field:
@@ -279,14 +300,37 @@ class CsvEncoder(Encoder):
         numeric = [f is not None and _is_numeric_json(f) for f in self.schema.input_fields]
         numeric += [False] * (len(columns) - len(numeric))
         quoted = [
-            self._quoted(pc.fill_null(c, token), quote_empty=single, numeric_json=num and not c.null_count)
-            for c, num in zip(columns, numeric, strict=True)
+            c
+            if i in ready
+            else self._quoted(
+                pc.fill_null(c, token), quote_empty=single, numeric_json=num and not c.null_count
+            )
+            for i, (c, num) in enumerate(zip(columns, numeric, strict=True))
         ]
-        sep = pa.scalar(self.options.csv_separator, pa.large_string())
+        del columns  # each step's input is let go as soon as its output exists: about two
+        sep = pa.scalar(self.options.csv_separator, pa.large_string())  # copies at a time
         end = pa.scalar(CSV_LINE_TERMINATOR, pa.large_string())
         rows = pc.binary_join_element_wise(*quoted, sep) if not single else quoted[0]
+        del quoted
         lines = pc.binary_join_element_wise(rows, end, pa.scalar("", pa.large_string()))
+        del rows
         return _string_data(lines)
+
+
+def _quoted_json_cells(field: FieldSchema, column: pa.ChunkedArray) -> pa.Array:
+    """Dense-vector cells as quoted JSON text, ``"[0.1,0.2]"``, dumped and quoted cell by cell in C.
+
+    Only for columns where every cell needs the quotes anyway (see ``_always_quoted``): one
+    pass of orjson and one Arrow array, instead of text cells scanned for the separator and
+    joined with quotes column-wise (the same bytes).
+    """
+    values = column_json_values(field, to_array(column))
+    quoted = list(map(_QUOTE, map(_DUMPS, values)))
+    return pa.array(quoted, pa.large_binary()).view(pa.large_string())  # orjson writes UTF-8
+
+
+_DUMPS = partial(orjson.dumps, option=ORJSON_OPTIONS)
+_QUOTE = b'"%b"'.__mod__
 
 
 def _is_numeric_json(field: FieldSchema) -> bool:
@@ -302,11 +346,10 @@ def _true_rows(mask: pa.Array) -> list[int]:
     return rows
 
 
-def _string_data(lines: pa.Array) -> bytes:
-    """The concatenated UTF-8 bytes of a non-null ``large_string`` array (no copy per row)."""
+def _string_data(lines: pa.Array) -> memoryview:
+    """The concatenated UTF-8 bytes of a non-null ``large_string`` array, uncopied (a view of its data)."""
     _, offsets_buffer, data_buffer = lines.buffers()
     offsets = np.frombuffer(offsets_buffer, dtype=np.int64)
     start = int(offsets[lines.offset])
     stop = int(offsets[lines.offset + len(lines)])
-    data: bytes = data_buffer[start:stop].to_pybytes()
-    return data
+    return memoryview(data_buffer[start:stop]).cast("B")

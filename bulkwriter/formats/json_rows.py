@@ -92,6 +92,7 @@ class JsonEncoder(Encoder):
         """Encode one canonical chunk as one ``{"rows": [...]}`` file written to ``sink`` slice by slice."""
         for data in self._pieces(table):
             sink.write(data)
+            del data  # not held while the next slice is built
 
     def _pieces(self, table: pa.Table) -> Iterator[bytes]:
         yield _OPEN

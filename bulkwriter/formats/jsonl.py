@@ -71,6 +71,7 @@ class JsonlEncoder(Encoder):
         """Encode one canonical chunk as one JSON Lines file written to ``sink`` slice by slice."""
         for data in self._slices(table):
             sink.write(data)
+            del data  # not held while the next slice is built
 
     def _slices(self, table: pa.Table) -> Iterator[bytes]:
         return encode_in_slices(table, lambda rows, _: dumps_jsonl(build_rows(self.schema, rows)))
