@@ -151,18 +151,29 @@ class StorageError(BulkWriterError, OSError):
         The URL (or path) the operation was on, free of credentials.
     operation : str, optional
         What was tried, e.g. ``"upload part-00003-<id>.parquet"``.
+    cause_types : tuple of type, optional
+        The classes of the exception chain this error was translated from (e.g.
+        ``FileNotFoundError``), for callers that decide by kind; no text of it is kept.
 
     Attributes
     ----------
-    url, operation : str or None
+    url, operation, cause_types
         As given. The exception this one was translated from is chained as ``__cause__`` in
         a redacted copy (its type name and text, secrets replaced by ``***``), never as is.
     """
 
-    def __init__(self, message: str, *, url: str | None = None, operation: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        url: str | None = None,
+        operation: str | None = None,
+        cause_types: tuple[type[BaseException], ...] = (),
+    ) -> None:
         super().__init__(message)
         self.url = url
         self.operation = operation
+        self.cause_types = cause_types
 
 
 class CommitError(StorageError):

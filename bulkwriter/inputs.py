@@ -29,9 +29,11 @@ from typing import Any
 import numpy as np
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from bulkwriter.errors import ErrorCode, FieldError, InputError, short_repr
 from bulkwriter.owned import MAX_JSON_DEPTH, TooDeep
+from bulkwriter.schema.arrow import READ_TYPES
 from bulkwriter.schema.collection import DYNAMIC_FIELD, CollectionSchema
 from bulkwriter.schema.field import FieldSchema
 from bulkwriter.schema.types import DataType
@@ -448,22 +450,18 @@ def _dump_json_fast(values: list[Any], *, keep_strings: bool) -> pa.Array | None
         suspects = np.flatnonzero(np.fromiter(map(_HAS_NULL, dumped, repeat(b"null")), bool, len(dumped)))
         if any(_has_non_finite(values[int(i)]) for i in suspects):
             return None
+    binary = pa.array(dumped, pa.binary())
     if dict in types or list in types:
-        # deeper than MAX_JSON_DEPTH needs as many '[' or '{': counted in C, walked only then
-        openers = np.fromiter(map(_openers, dumped), np.int64, len(dumped))
-        if (openers > MAX_JSON_DEPTH).any():
-            deep = np.flatnonzero(openers > MAX_JSON_DEPTH)
-            if any(too_deep(values[int(i)]) for i in deep):
-                return None
-    return pa.array(dumped, pa.binary()).cast(pa.string())
+        # deeper than MAX_JSON_DEPTH needs as many '[' or '{': counted column-wise, walked only then
+        openers = pc.add(pc.count_substring(binary, "["), pc.count_substring(binary, "{"))
+        deep = np.flatnonzero(pc.greater(openers, MAX_JSON_DEPTH).to_numpy(zero_copy_only=False))
+        if any(too_deep(values[int(i)]) for i in deep):
+            return None
+    return binary.cast(pa.string())
 
 
 _DUMPS = partial(orjson.dumps, option=orjson.OPT_SERIALIZE_NUMPY)
 _HAS_NULL = bytes.__contains__
-
-
-def _openers(text: bytes) -> int:
-    return text.count(b"[") + text.count(b"{")
 
 
 def _dump_json_slow(
@@ -540,16 +538,7 @@ def too_deep(value: Any) -> bool:
 
 
 #: Arrow types the cells of a scalar field are converted to, one by one, on the error path.
-_CELL_TYPES = {
-    DataType.BOOL: pa.bool_(),
-    DataType.INT8: pa.int64(),
-    DataType.INT16: pa.int64(),
-    DataType.INT32: pa.int64(),
-    DataType.INT64: pa.int64(),
-    DataType.FLOAT: pa.float64(),
-    DataType.DOUBLE: pa.float64(),
-    DataType.VARCHAR: pa.string(),
-}
+_CELL_TYPES = {**READ_TYPES, DataType.VARCHAR: pa.string()}
 
 
 _FLOAT_KINDS: dict[DataType | None, bool] = {

@@ -73,8 +73,8 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from bulkwriter.errors import InputError, short_repr
+from bulkwriter.schema.arrow import READ_TYPES
 from bulkwriter.schema.collection import CollectionSchema
-from bulkwriter.schema.types import DataType
 
 __all__ = ["EXTENSIONS", "Batch", "InputFormat", "find_input_files", "iter_input"]
 
@@ -360,17 +360,6 @@ def _keep_inferred(type_: pa.DataType) -> bool:
     )
 
 
-_CSV_TARGETS: dict[DataType, pa.DataType] = {
-    DataType.BOOL: pa.bool_(),
-    DataType.INT8: pa.int64(),
-    DataType.INT16: pa.int64(),
-    DataType.INT32: pa.int64(),
-    DataType.INT64: pa.int64(),
-    DataType.FLOAT: pa.float64(),
-    DataType.DOUBLE: pa.float64(),
-}
-
-
 def _csv_options(
     column_types: dict[str, pa.DataType] | None, on_invalid: Callable[[object], str]
 ) -> tuple[pacsv.ReadOptions, pacsv.ParseOptions, pacsv.ConvertOptions]:
@@ -419,7 +408,7 @@ def _read_csv(path: str, schema: CollectionSchema | None) -> Iterator[pa.RecordB
     if schema is not None:
         # Read everything as text; typed fields are converted batch by batch below.
         column_types = dict.fromkeys(names, pa.string())
-        targets = {name: _CSV_TARGETS[schema.field(name).dtype] for name in names if _typed(schema, name)}
+        targets = {name: READ_TYPES[schema.field(name).dtype] for name in names if _typed(schema, name)}
     else:
         for field in inferred:
             if pa.types.is_binary(field.type):
@@ -454,7 +443,7 @@ def _read_csv(path: str, schema: CollectionSchema | None) -> Iterator[pa.RecordB
 
 def _typed(schema: CollectionSchema, name: str) -> bool:
     try:
-        return schema.field(name).dtype in _CSV_TARGETS
+        return schema.field(name).dtype in READ_TYPES
     except KeyError:
         return False
 

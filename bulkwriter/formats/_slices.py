@@ -12,13 +12,13 @@ the chunk whole: every format's rows are independent of each other.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import TypeVar
+from typing import BinaryIO, TypeVar
 
 import pyarrow as pa
 
 _Data = TypeVar("_Data", bytes, memoryview, bytes | memoryview)
 
-__all__ = ["FIRST_SLICE_ROWS", "SLICE_BYTES", "encode_in_slices"]
+__all__ = ["FIRST_SLICE_ROWS", "SLICE_BYTES", "encode_in_slices", "write_pieces"]
 
 #: Output bytes a slice aims at (its Python and Arrow intermediates cost a few times this).
 SLICE_BYTES = 1024 * 1024
@@ -54,4 +54,17 @@ def encode_in_slices(
         per_row = max(1.0, len(data) / done)
         rows = max(1, int(slice_bytes / per_row))
         yield data
+        del data  # not held while the next slice is built
+
+
+def write_pieces(sink: BinaryIO, pieces: Iterator[bytes | memoryview]) -> None:
+    """Write ``pieces`` to ``sink`` in order, letting go of each before the next is built.
+
+    Raises
+    ------
+    Exception
+        Whatever ``sink.write`` or the producer of ``pieces`` raises, unchanged.
+    """
+    for data in pieces:
+        sink.write(data)
         del data  # not held while the next slice is built

@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 
 from bulkwriter.errors import FieldError, FormatError, ValidationError, short_repr
 from bulkwriter.formats._rows import ORJSON_OPTIONS, column_json_values, json_text_array, to_array
-from bulkwriter.formats._slices import SLICE_BYTES, encode_in_slices
+from bulkwriter.formats._slices import SLICE_BYTES, encode_in_slices, write_pieces
 from bulkwriter.formats.base import EncodedPart, Encoder
 from bulkwriter.formats.versions import check_format_version, check_version_support
 from bulkwriter.schema.collection import DYNAMIC_FIELD
@@ -262,9 +262,7 @@ class CsvEncoder(Encoder):
             As :meth:`encode` (bytes of earlier slices may have been written: the caller
             discards the file).
         """
-        for data in self._pieces(table):
-            sink.write(data)
-            del data  # not held while the next slice is built
+        write_pieces(sink, self._pieces(table))
 
     def _header(self) -> list[str]:
         header = [f.name for f in self.schema.input_fields]

@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from bulkwriter.errors import FormatError
 from bulkwriter.formats._rows import build_rows, dumps_json_document
-from bulkwriter.formats._slices import encode_in_slices
+from bulkwriter.formats._slices import encode_in_slices, write_pieces
 from bulkwriter.formats.base import EncodedPart, Encoder
 from bulkwriter.formats.versions import check_format_version, check_version_support
 from bulkwriter.schema.types import DataType
@@ -90,9 +90,7 @@ class JsonEncoder(Encoder):
 
     def write_to(self, table: pa.Table, sink: BinaryIO) -> None:
         """Encode one canonical chunk as one ``{"rows": [...]}`` file written to ``sink`` slice by slice."""
-        for data in self._pieces(table):
-            sink.write(data)
-            del data  # not held while the next slice is built
+        write_pieces(sink, self._pieces(table))
 
     def _pieces(self, table: pa.Table) -> Iterator[bytes]:
         yield _OPEN

@@ -12,7 +12,7 @@ from typing import BinaryIO
 import pyarrow as pa
 
 from bulkwriter.formats._rows import build_rows, dumps_jsonl
-from bulkwriter.formats._slices import encode_in_slices
+from bulkwriter.formats._slices import encode_in_slices, write_pieces
 from bulkwriter.formats.base import EncodedPart, Encoder
 from bulkwriter.formats.versions import check_format_version, check_version_support
 
@@ -69,9 +69,7 @@ class JsonlEncoder(Encoder):
 
     def write_to(self, table: pa.Table, sink: BinaryIO) -> None:
         """Encode one canonical chunk as one JSON Lines file written to ``sink`` slice by slice."""
-        for data in self._slices(table):
-            sink.write(data)
-            del data  # not held while the next slice is built
+        write_pieces(sink, self._slices(table))
 
     def _slices(self, table: pa.Table) -> Iterator[bytes]:
         return encode_in_slices(table, lambda rows, _: dumps_jsonl(build_rows(self.schema, rows)))

@@ -32,7 +32,20 @@ from bulkwriter.schema.collection import DYNAMIC_FIELD, CollectionSchema
 from bulkwriter.schema.field import FieldSchema
 from bulkwriter.schema.types import DataType
 
-__all__ = ["SPARSE_TYPE", "canonical_schema", "canonical_type"]
+__all__ = ["READ_TYPES", "SPARSE_TYPE", "canonical_schema", "canonical_type"]
+
+#: The wide Arrow type values of each numeric or Bool field are read as before validation
+#: narrows them (text from CSV, Python values one by one on the error path): every integer
+#: width as int64, Float and Double as float64, so range and exactness rules see the value.
+READ_TYPES: dict[DataType, pa.DataType] = {
+    DataType.BOOL: pa.bool_(),
+    DataType.INT8: pa.int64(),
+    DataType.INT16: pa.int64(),
+    DataType.INT32: pa.int64(),
+    DataType.INT64: pa.int64(),
+    DataType.FLOAT: pa.float64(),
+    DataType.DOUBLE: pa.float64(),
+}
 
 #: Canonical Arrow type of a SparseFloatVector cell.
 SPARSE_TYPE = pa.struct([("indices", pa.list_(pa.uint32())), ("values", pa.list_(pa.float32()))])

@@ -33,7 +33,7 @@ from bulkwriter.errors import StorageError
 from bulkwriter.result import WrittenFile
 from bulkwriter.storage.posix import PosixFileSystem
 
-__all__ = ["BUCKET_PROTOCOLS", "Location", "Redactor", "redact_url", "resolve"]
+__all__ = ["BUCKET_PROTOCOLS", "Location", "RedactedCause", "Redactor", "redact_url", "resolve"]
 
 #: Schemes whose first path component is a bucket (S3 and compatibles, GCS) or container (Azure).
 BUCKET_PROTOCOLS = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl", "oss"})
@@ -133,6 +133,31 @@ class Redactor:
 
     def __repr__(self) -> str:
         return f"Redactor({len(self._secrets)} secrets)"
+
+
+class RedactedCause(Exception):
+    """Stands in the ``__cause__`` chain for a third-party exception: its type and text, redacted.
+
+    Attributes
+    ----------
+    type_name : str
+        The original's qualified class name, e.g. ``"botocore.exceptions.ClientError"``.
+    """
+
+    def __init__(self, type_name: str, text: str) -> None:
+        super().__init__(f"{type_name}: {text}" if text else type_name)
+        self.type_name = type_name
+
+    @classmethod
+    def of(cls, exc: BaseException, redact: Redactor, depth: int = 0) -> RedactedCause:
+        """A redacted copy of ``exc`` and (up to 8 levels) of its own causes."""
+        kind = type(exc)
+        copy = cls(f"{kind.__module__}.{kind.__qualname__}", redact(str(exc)))
+        inner = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
+        if inner is not None and depth < 8:
+            copy.__cause__ = cls.of(inner, redact, depth + 1)
+        copy.__suppress_context__ = True
+        return copy
 
 
 @dataclass(frozen=True, repr=False)
@@ -316,17 +341,11 @@ def resolve(
         error = StorageError(
             f"cannot open {redact(url)!r}: {what}{redact(str(failure))}", url=redact(url), operation="open"
         )
-        raise error from _redacted(failure, redact)
+        raise error from RedactedCause.of(failure, redact)
     scheme = "" if protocol in (None, "file", "local") else protocol
     if type(fs) is LocalFileSystem:  # the same disk, with the atomic renames the commit needs
         fs = PosixFileSystem()
     return Location(fs, _clean_root(str(root)), scheme, redact)
-
-
-def _redacted(exc: BaseException, redact: Redactor) -> BaseException:
-    from bulkwriter.storage.retry import RedactedCause  # retry imports this module
-
-    return RedactedCause.of(exc, redact)
 
 
 def _clean_root(root: str) -> str:

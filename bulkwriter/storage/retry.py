@@ -29,10 +29,9 @@ from typing import TypeVar
 import tenacity
 
 from bulkwriter.errors import BulkWriterError, StorageError
-from bulkwriter.storage.location import Redactor
+from bulkwriter.storage.location import RedactedCause, Redactor
 
 __all__ = [
-    "RedactedCause",
     "RetryPolicy",
     "call",
     "caused_by",
@@ -239,41 +238,20 @@ def translate(
     if is_transient(exc) and attempts > 1:
         reason = f"still failing after {attempts} attempts in {seconds:.1f}s"
     text = f"{operation} failed at {url}: " + (f"{reason}: " if reason else "") + detail
-    mapped = error(redact(text), url=redact(url), operation=redact(operation))
+    mapped = error(
+        redact(text),
+        url=redact(url),
+        operation=redact(operation),
+        cause_types=tuple(type(e) for e in exception_chain(exc)),
+    )
     mapped.__cause__ = RedactedCause.of(exc, redact)
     mapped.__suppress_context__ = True
-    mapped._cause_types = tuple(type(e) for e in exception_chain(exc))  # type: ignore[attr-defined]
     return mapped
-
-
-class RedactedCause(Exception):
-    """Stands in the ``__cause__`` chain for a third-party exception: its type and text, redacted.
-
-    Attributes
-    ----------
-    type_name : str
-        The original's qualified class name, e.g. ``"botocore.exceptions.ClientError"``.
-    """
-
-    def __init__(self, type_name: str, text: str) -> None:
-        super().__init__(f"{type_name}: {text}" if text else type_name)
-        self.type_name = type_name
-
-    @classmethod
-    def of(cls, exc: BaseException, redact: Redactor, depth: int = 0) -> RedactedCause:
-        """A redacted copy of ``exc`` and (up to 8 levels) of its own causes."""
-        kind = type(exc)
-        copy = cls(f"{kind.__module__}.{kind.__qualname__}", redact(str(exc)))
-        inner = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
-        if inner is not None and depth < 8:
-            copy.__cause__ = cls.of(inner, redact, depth + 1)
-        copy.__suppress_context__ = True
-        return copy
 
 
 def caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
     """True when the :class:`StorageError` ``exc`` was translated from a ``kind`` (or its chain holds one)."""
-    return any(issubclass(t, kind) for t in getattr(exc, "_cause_types", ()))
+    return isinstance(exc, StorageError) and any(issubclass(t, kind) for t in exc.cause_types)
 
 
 def call(

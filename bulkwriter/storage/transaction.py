@@ -41,7 +41,7 @@ from bulkwriter.errors import (
 from bulkwriter.storage import conditional
 from bulkwriter.storage.journal import Journal, Method
 from bulkwriter.storage.layout import STAGING_DIR, new_write_id, part_name
-from bulkwriter.storage.location import Location, resolve
+from bulkwriter.storage.location import Location, RedactedCause, resolve
 from bulkwriter.storage.lock import WriterLock
 from bulkwriter.storage.manifest import Manifest, ManifestFile, OutputSpec
 from bulkwriter.storage.publish import LocalPublisher, Move, Publisher, Steps, StorePublisher
@@ -54,7 +54,7 @@ from bulkwriter.storage.recovery import (
     remove_tree,
     scan,
 )
-from bulkwriter.storage.retry import RedactedCause, RetryPolicy, call
+from bulkwriter.storage.retry import RetryPolicy, call
 from bulkwriter.storage.staging import StagedPart, Stager, upload_bytes
 
 __all__ = ["Mode", "Transaction"]
