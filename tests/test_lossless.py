@@ -506,3 +506,20 @@ def test_a_whole_bad_column_rejects_every_row_in_one_step(bad: str, tmp_path: Pa
     errors = bulkwriter.validate(table, schema=schema)
     assert len(errors) == n
     assert {e.code for e in errors} == {"unknown_field" if bad == "unknown key" else "wrong_type"}
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "json"])
+def test_a_too_large_last_row_leaves_no_staged_file_behind(fmt: str, tmp_path: Path) -> None:
+    """The over-cap attempt of a streamed part is replaced or removed, never published or left."""
+    rows = [{"id": i, "x": 1, "vec": [0.1, 0.2], "blob": "x" * (5000 if i == 9 else 10)} for i in range(10)]
+    result = bulkwriter.write(
+        rows, tmp_path / "o", schema=SCHEMA, format=fmt, max_bytes_per_file=2000, on_error="skip"
+    )
+    assert (result.rows_written, result.rows_rejected) == (9, 1)
+    found = bulkwriter.inspect(tmp_path / "o")
+    assert found.is_clean
+    assert found.committed is not None
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == sorted(
+        ["_bulkwriter.json", *(Path(f.path).name for f in result.files)]
+    )
+    assert not (tmp_path / ".bulkwriter-staging").exists()
