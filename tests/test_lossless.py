@@ -523,3 +523,84 @@ def test_a_too_large_last_row_leaves_no_staged_file_behind(fmt: str, tmp_path: P
         ["_bulkwriter.json", *(Path(f.path).name for f in result.files)]
     )
     assert not (tmp_path / ".bulkwriter-staging").exists()
+
+
+# -- a JSON field or dynamic key holds any Arrow list kind --------------------------------------
+
+_LIST_KINDS = {
+    "list": pa.list_(pa.float64()),
+    "large_list": pa.large_list(pa.float64()),
+    "fixed_size_list": pa.list_(pa.float64(), 2),
+    "list_view": pa.list_view(pa.float64()),
+    "large_list_view": pa.large_list_view(pa.float64()),
+}
+
+
+@pytest.mark.parametrize("kind", list(_LIST_KINDS))
+@pytest.mark.parametrize("where", ["json field", "dynamic key"])
+def test_json_cells_of_any_arrow_list_kind_are_written_as_given(
+    kind: str, where: str, tmp_path: Path
+) -> None:
+    schema = {
+        "enabledDynamicField": True,
+        "fields": [*SCHEMA["fields"], {"fieldName": "doc", "dataType": "JSON", "nullable": True}],  # type: ignore[list-item]
+    }
+    key = "doc" if where == "json field" else "k"
+    cells = pa.array([[1.5, 2.0], None, [0.0, float("nan")], [3.0, 4.0]], _LIST_KINDS[kind])
+    table = pa.table(
+        {
+            "id": pa.array([0, 1, 2, 3], pa.int64()),
+            "x": pa.array([1, 1, 1, 1], pa.int8()),
+            "vec": pa.array([[0.1, 0.2]] * 4, pa.list_(pa.float32())),
+            key: cells,
+        }
+    )
+    result = bulkwriter.write(table, tmp_path / "o", schema=schema, format="jsonl", on_error="skip")
+    assert _rejects(result) == {2: {"not_finite"}}
+    written = [json.loads(line) for line in Path(result.files[0].path).read_text().splitlines()]
+    got = [r[key] if key in r else r.get("$meta", {}).get(key) for r in written]
+    got = [json.loads(g) if isinstance(g, str) else g for g in got]  # a JSON field is written as text
+    assert [r["id"] for r in written] == [0, 1, 3]
+    assert got == [[1.5, 2.0], None, [3.0, 4.0]]
+
+
+def test_polars_empty_list_in_a_json_field_is_valid(tmp_path: Path) -> None:
+    """polars hands ``[[], None]`` over as ``large_list<null>`` (found by the skip property)."""
+    schema = {"fields": [*SCHEMA["fields"], {"fieldName": "doc", "dataType": "JSON", "nullable": True}]}  # type: ignore[list-item]
+    table = pa.table({"id": [0, 1], "x": [1, 1], "vec": [[0.1, 0.2]] * 2, "doc": [[], None]})
+    result = bulkwriter.write(
+        pl.from_arrow(table), tmp_path / "o", schema=schema, format="jsonl", on_error="skip"
+    )
+    assert (result.rows_written, result.rows_rejected) == (2, 0)
+    written = [json.loads(line) for line in Path(result.files[0].path).read_text().splitlines()]
+    assert [None if r["doc"] is None else json.loads(r["doc"]) for r in written] == [[], None]
+
+
+@pytest.mark.parametrize("view", [pa.list_view, pa.large_list_view])
+def test_vector_and_array_columns_given_as_list_views_are_checked_and_written(
+    view: Any, tmp_path: Path
+) -> None:
+    schema = {
+        "fields": [
+            *SCHEMA["fields"],  # type: ignore[list-item]
+            {
+                "fieldName": "tags",
+                "dataType": "Array",
+                "elementType": "Int64",
+                "nullable": True,
+                "elementTypeParams": {"max_capacity": 2},
+            },
+        ]
+    }
+    table = pa.table(
+        {
+            "id": [9, 0, 1, 2, 3],
+            "x": [1, 1, 1, 1, 1],
+            "vec": pa.array([[9.0, 9.0], [0.1, 0.2], [0.3], [0.5, 0.6], [0.7, 0.8]], view(pa.float32())),
+            "tags": pa.array([[9], [1], [2], None, [3, 4, 5]], view(pa.int64())),
+        }
+    ).slice(1)  # a view column with an offset
+    result = bulkwriter.write(table, tmp_path / "o", schema=schema, on_error="skip")
+    assert _rejects(result) == {1: {"wrong_dim"}, 3: {"too_many_elements"}}
+    written = pq.read_table(result.files[0].path).select(["id", "tags"]).to_pylist()
+    assert written == [{"id": 0, "tags": [1]}, {"id": 2, "tags": None}]

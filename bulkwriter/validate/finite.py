@@ -45,7 +45,13 @@ def nonfinite_rows(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
         return nonfinite_rows(arr.dictionary_decode())
     if pa.types.is_map(t):  # the same rows as a list of (key, item) structs
         return nonfinite_rows(arr.cast(pa.list_(pa.struct([t.key_field, t.item_field]))))
-    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
+    if (
+        pa.types.is_list(t)
+        or pa.types.is_large_list(t)
+        or pa.types.is_fixed_size_list(t)
+        or pa.types.is_list_view(t)
+        or pa.types.is_large_list_view(t)
+    ):
         inner = pc.list_flatten(arr)
         bad = nonfinite_rows(inner)
         if not len(bad):

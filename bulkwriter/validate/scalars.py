@@ -233,7 +233,7 @@ def conform_json(field: FieldSchema, arr: pa.Array) -> ColumnResult:
     """
     strings = _as_string(arr)
     if strings is None:
-        if not (pa.types.is_struct(arr.type) or pa.types.is_map(arr.type) or pa.types.is_list(arr.type)):
+        if not _is_nested(arr.type):
             return wrong_type(field, arr, "a JSON object or JSON text")
         nonfinite = nonfinite_errors(field.name, arr)
         if nonfinite:  # orjson would write them as null
@@ -243,6 +243,19 @@ def conform_json(field: FieldSchema, arr: pa.Array) -> ColumnResult:
             values = [None if v is None else dict(v) for v in values]
         strings = pa.array([None if v is None else orjson.dumps(v).decode() for v in values], pa.string())
     return strings, check_json_texts(field.name, strings)
+
+
+def _is_nested(t: pa.DataType) -> bool:
+    """A struct, map or any Arrow list kind (polars hands lists over as ``large_list``)."""
+    return bool(
+        pa.types.is_struct(t)
+        or pa.types.is_map(t)
+        or pa.types.is_list(t)
+        or pa.types.is_large_list(t)
+        or pa.types.is_fixed_size_list(t)
+        or pa.types.is_list_view(t)
+        or pa.types.is_large_list_view(t)
+    )
 
 
 def json_size_errors(name: str, strings: pa.Array) -> list[FieldError]:
