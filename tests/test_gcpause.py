@@ -9,7 +9,6 @@ from collections.abc import Iterator
 import pyarrow as pa
 import pytest
 
-from bulkwriter.formats import _rows
 from bulkwriter.formats._rows import build_rows
 from bulkwriter.gcpause import gc_paused
 from bulkwriter.schema import CollectionSchema, DataType, FieldSchema
@@ -70,22 +69,36 @@ def test_nested_and_overlapping_blocks_reenable_only_at_the_last_exit() -> None:
     assert gc.isenabled()
 
 
-def test_build_rows_pauses_the_collector_and_restores_it(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_build_rows_pauses_the_collector_and_restores_it() -> None:
+    """With a collection due every 500 container allocations, none runs while 5,000 rows
+    (10,000 containers) are built; the same allocations outside the pause do trigger some."""
+    n = 5_000
     schema = CollectionSchema(
         [FieldSchema("id", DataType.INT64, is_primary=True), FieldSchema("v", DataType.FLOAT_VECTOR, dim=2)]
     )
-    vectors = pa.array([[0.5, 1.0], [2.0, 3.0]], pa.list_(pa.float32(), 2))
-    table = pa.table({"id": pa.array([1, 2], pa.int64()), "v": vectors})
-    enabled_during: list[bool] = []
-    original = _rows.column_json_values
+    vectors = pa.array([[float(i), 1.0] for i in range(n)], pa.list_(pa.float32(), 2))
+    table = pa.table({"id": pa.array(range(n), pa.int64()), "v": vectors})
+    collections: list[int] = []
 
-    def spy(field: FieldSchema | None, column: pa.ChunkedArray) -> list[object]:
-        enabled_during.append(gc.isenabled())
-        return original(field, column)
+    def count(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            collections.append(info["generation"])
 
-    monkeypatch.setattr(_rows, "column_json_values", spy)
+    threshold = gc.get_threshold()
     gc.enable()
-    rows = build_rows(schema, table)
-    assert enabled_during == [False, False]
+    gc.set_threshold(500, 10, 10)
+    gc.callbacks.append(count)
+    try:
+        [{"id": i, "v": [i]} for i in range(n)]
+        unpaused = len(collections)  # the same number of containers, collector running
+        collections.clear()
+        rows = build_rows(schema, table)
+        during = list(collections)
+    finally:
+        gc.callbacks.remove(count)
+        gc.set_threshold(*threshold)
+    assert unpaused >= 10
+    assert len(during) <= 1  # at most the one already due as the block is entered
     assert gc.isenabled()
-    assert [(r["id"], r["v"].tolist()) for r in rows] == [(1, [0.5, 1.0]), (2, [2.0, 3.0])]
+    assert len(rows) == n
+    assert [(r["id"], r["v"].tolist()) for r in rows[:2]] == [(0, [0.0, 1.0]), (1, [1.0, 1.0])]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
 import pyarrow as pa
@@ -18,6 +17,7 @@ from bulkwriter import (
     DataType,
     DestinationExistsError,
     FieldSchema,
+    StorageError,
     ValidationError,
     Writer,
     WriterClosedError,
@@ -86,31 +86,70 @@ def test_single_row_larger_than_cap_is_an_error(tmp_path: Path, fmt: str, cap: i
     assert not list(tmp_path.glob(".bulkwriter-staging/*"))
 
 
-def test_local_parquet_is_written_as_encoded_and_rewritten_shorter_when_over_the_cap(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Local Parquet goes straight into staging (write_to, never encode); a file found over the
-    cap on disk is rewritten with fewer rows under the same name (no trace of the first try)."""
-    from bulkwriter.formats.parquet import ParquetEncoder
+class _WatchedLocalFS:
+    """A local fsspec filesystem (the public ``filesystem=`` seam) that counts each file
+    opened for writing and each whole-object ``pipe_file``; ``fail_writes_with`` makes
+    every write into a staged part raise that exception."""
 
-    streamed: list[int] = []
-    real_write_to = ParquetEncoder.write_to
+    def __init__(self, fail_writes_with: BaseException | None = None) -> None:
+        import fsspec
 
-    def counting_write_to(self: ParquetEncoder, table: pa.Table, sink: BinaryIO) -> None:
-        streamed.append(table.num_rows)
-        real_write_to(self, table, sink)
+        self.fs = fsspec.filesystem("file", skip_instance_cache=True)
+        self.opened: dict[str, int] = {}
+        self.piped: list[str] = []
+        real_open, real_pipe = self.fs.open, self.fs.pipe_file
 
-    def no_encode(self: ParquetEncoder, table: pa.Table) -> object:
-        raise AssertionError("a local Parquet part was encoded in memory")
+        def watched_open(path: str, mode: str = "rb", **kwargs: object) -> object:
+            f = real_open(path, mode, **kwargs)
+            if mode == "wb":
+                self.opened[path] = self.opened.get(path, 0) + 1
+                if fail_writes_with is not None and "/part-" in path:
+                    f.close()
+                    raise fail_writes_with
+            return f
 
-    # a far too small first estimate: the first chunk overshoots the cap and must be redone
-    monkeypatch.setattr(ParquetEncoder, "estimate_bytes_per_row", lambda self, table: 10.0)
-    monkeypatch.setattr(ParquetEncoder, "write_to", counting_write_to)
-    monkeypatch.setattr(ParquetEncoder, "encode", no_encode)
-    cap = 30_000
-    result = bulkwriter.write(columns(2000), tmp_path / "o", schema=SCHEMA, max_bytes_per_file=cap)
-    assert len(streamed) > len(result.files)  # at least one file was rewritten shorter
-    assert streamed[0] > result.files[0].rows
+        def watched_pipe(path: str, value: bytes, **kwargs: object) -> object:
+            self.piped.append(path)
+            return real_pipe(path, value, **kwargs)
+
+        self.fs.open = watched_open
+        self.fs.pipe_file = watched_pipe
+
+
+def _small_then_large_rows(n: int) -> dict[str, object]:
+    """300 rows with empty titles, then rows with 1,000 incompressible letters: an estimate
+    from the first rows is far too small for the rest."""
+    rng = np.random.default_rng(7)
+    letters = rng.integers(0, 26, (n, 1000), dtype=np.uint8) + ord("a")
+    titles = [""] * 300 + [bytes(row).decode() for row in letters[300:]]
+    return {"id": np.arange(n, dtype=np.int64), "title": titles, "vec": np.zeros((n, 8), np.float32)}
+
+
+_WIDE = CollectionSchema(
+    [
+        FieldSchema("id", DataType.INT64, is_primary=True),
+        FieldSchema("title", DataType.VARCHAR, max_length=4000),
+        FieldSchema("vec", DataType.FLOAT_VECTOR, dim=8),
+    ]
+)
+
+
+def test_local_parquet_is_written_as_encoded_and_rewritten_shorter_when_over_the_cap(tmp_path: Path) -> None:
+    """Local Parquet goes straight into its staged file (opened for writing, never piped from
+    memory); a file found over the cap is rewritten with fewer rows under the same name."""
+    watched = _WatchedLocalFS()
+    cap = 200_000
+    result = bulkwriter.write(
+        _small_then_large_rows(2000),
+        tmp_path / "o",
+        schema=_WIDE,
+        max_bytes_per_file=cap,
+        filesystem=watched.fs,
+    )
+    staged_parts = {p: n for p, n in watched.opened.items() if "/part-" in p}
+    assert len(staged_parts) == len(result.files)
+    assert max(staged_parts.values()) >= 2  # at least one part was written again, shorter
+    assert not [p for p in watched.piped if "/part-" in p]  # no part was encoded in memory
     assert all(f.bytes <= cap for f in result.files), [f.bytes for f in result.files]
     assert [Path(f.path).stat().st_size for f in result.files] == [f.bytes for f in result.files]
     assert [pq.ParquetFile(f.path).metadata.num_rows for f in result.files] == [f.rows for f in result.files]
@@ -121,23 +160,15 @@ def test_local_parquet_is_written_as_encoded_and_rewritten_shorter_when_over_the
     assert not list(tmp_path.glob(".bulkwriter-staging/*"))
 
 
-def test_error_while_encoding_into_staging_is_raised_unchanged(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A bug in encoding (not a disk error) is neither retried nor reported as a storage error."""
-    from bulkwriter.formats.parquet import ParquetEncoder
-
-    calls: list[int] = []
-
-    def broken(self: ParquetEncoder, table: pa.Table, sink: object) -> None:
-        calls.append(1)
-        raise ArithmeticError("encoder bug (simulated)")
-
-    monkeypatch.setattr(ParquetEncoder, "estimate_bytes_per_row", lambda self, table: 100.0)
-    monkeypatch.setattr(ParquetEncoder, "write_to", broken)
-    with pytest.raises(ArithmeticError, match="encoder bug"):
-        bulkwriter.write(columns(10), tmp_path / "o", schema=SCHEMA)
-    assert calls == [1]
+def test_a_filesystem_failure_that_is_not_transient_is_tried_once(tmp_path: Path) -> None:
+    """Opening a staged part raises something no retry can cure: one attempt, then a
+    StorageError naming the operation and the cause's type; nothing is left behind."""
+    watched = _WatchedLocalFS(fail_writes_with=ArithmeticError("filesystem bug (simulated)"))
+    with pytest.raises(StorageError, match="filesystem bug") as raised:
+        bulkwriter.write(columns(10), tmp_path / "o", schema=SCHEMA, filesystem=watched.fs)
+    assert raised.value.operation == "write part-00000.parquet"
+    assert raised.value.cause_types == (ArithmeticError,)
+    assert [n for p, n in watched.opened.items() if "/part-" in p] == [1]  # tried once
     assert visible(tmp_path / "o") == []
     assert not list(tmp_path.glob(".bulkwriter-staging/*"))
 
