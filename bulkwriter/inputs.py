@@ -33,6 +33,7 @@ import pyarrow.compute as pc
 
 from bulkwriter.errors import ErrorCode, FieldError, InputError, short_repr
 from bulkwriter.owned import MAX_JSON_DEPTH, TooDeep
+from bulkwriter.plain_arrow import without_views
 from bulkwriter.schema.arrow import READ_TYPES
 from bulkwriter.schema.collection import DYNAMIC_FIELD, CollectionSchema
 from bulkwriter.schema.field import FieldSchema
@@ -135,38 +136,7 @@ def _arrow_piece(batch: pa.RecordBatch) -> Converted:
     if len(set(names)) != len(names):
         repeated = next(n for n in names if names.count(n) > 1)
         raise InputError(f"column '{repeated}' appears {names.count(repeated)} times in the input")
-    if any(pa.types.is_list_view(t) or pa.types.is_large_list_view(t) for t in batch.schema.types):
-        columns = [_without_view(c) for c in batch.columns]
-        batch = pa.RecordBatch.from_arrays(
-            columns,
-            schema=pa.schema(
-                [pa.field(n, c.type) for n, c in zip(names, columns, strict=True)],
-                metadata=batch.schema.metadata,
-            ),
-        )
-    return Converted(batch)
-
-
-def _without_view(column: pa.Array) -> pa.Array:
-    """A ``list_view`` column as the equal ``list`` (``large_list_view`` as ``large_list``).
-
-    Validation reads lists through their offsets; pyarrow 26 casts views to lists into
-    invalid arrays, so the offsets are rebuilt from the sizes and the values flattened.
-    """
-    large = pa.types.is_large_list_view(column.type)
-    if not (large or pa.types.is_list_view(column.type)):
-        return column
-    sizes = pc.fill_null(pc.list_value_length(column), 0).to_numpy(zero_copy_only=False)
-    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64 if large else np.int32)
-    kind = pa.LargeListArray if large else pa.ListArray
-    mask = column.is_null() if column.null_count else None
-    lists: pa.Array = kind.from_arrays(
-        pa.array(offsets),
-        pc.list_flatten(column),
-        type=(pa.large_list if large else pa.list_)(column.type.value_field),
-        mask=mask,
-    )
-    return lists
+    return Converted(without_views(batch))
 
 
 def _from_iterable(data: Iterable[Any], schema: CollectionSchema, batch_rows: int) -> Iterator[Converted]:

@@ -604,3 +604,82 @@ def test_vector_and_array_columns_given_as_list_views_are_checked_and_written(
     assert _rejects(result) == {1: {"wrong_dim"}, 3: {"too_many_elements"}}
     written = pq.read_table(result.files[0].path).select(["id", "tags"]).to_pylist()
     assert written == [{"id": 0, "tags": [1]}, {"id": 2, "tags": None}]
+
+
+_VIEW_SCHEMA = {
+    "enabledDynamicField": True,
+    "fields": [
+        {"fieldName": "id", "dataType": "VarChar", "isPrimary": True, "elementTypeParams": {"max_length": 8}},
+        {"fieldName": "vec", "dataType": "FloatVector", "elementTypeParams": {"dim": 2}},
+        {"fieldName": "bv", "dataType": "BinaryVector", "elementTypeParams": {"dim": 8}},
+        {
+            "fieldName": "tags",
+            "dataType": "Array",
+            "elementType": "VarChar",
+            "nullable": True,
+            "elementTypeParams": {"max_capacity": 2, "max_length": 4},
+        },
+        {"fieldName": "doc", "dataType": "JSON", "nullable": True},
+        {"fieldName": "sp", "dataType": "SparseFloatVector"},
+    ],
+}
+
+
+def _view_table(view: bool) -> pa.Table:
+    """The same rows with plain Arrow types, or with a view type at every level that has one."""
+    s = pa.string_view() if view else pa.large_string()
+    b = pa.binary_view() if view else pa.large_binary()
+    lst = pa.large_list_view if view else pa.large_list
+    return pa.table(
+        {
+            "id": pa.array(["z", "a", "b", "c", "d"], s),
+            "vec": pa.array(
+                [[9, 9], [0.1, 0.2], [0.3, 0.4], [0.5, 0.6], [0.7]],
+                pa.list_view(pa.float32()) if view else pa.list_(pa.float32()),
+            ),
+            "bv": pa.array([b"\x00", b"\x01", b"\x02", b"\x03", b"\x04"], b),
+            "tags": pa.array([["z"], ["x"], ["toolong"], None, ["y", "w"]], lst(s)),
+            "doc": pa.array(
+                [None, {"k": ["é", None]}, None, {"k": []}, {"k": ["q"]}], pa.struct([("k", lst(s))])
+            ),
+            "sp": pa.array(['{"1":1}'] * 5, s),
+            "extra": pa.array(["m", "n", "o", None, "p"], s),
+        }
+    ).slice(1)
+
+
+def test_view_typed_columns_are_read_like_plain_ones(tmp_path: Path) -> None:
+    """string_view, binary_view and list views (polars' newest export) at any depth: the
+    same rows rejected and the same bytes written as for the plain types."""
+    written = []
+    for view in (False, True):
+        result = bulkwriter.write(
+            _view_table(view), tmp_path / str(view), schema=_VIEW_SCHEMA, on_error="skip"
+        )
+        assert _rejects(result) == {1: {"too_long"}, 3: {"wrong_dim"}}
+        written.append(pq.read_table(result.files[0].path).to_pylist())
+    assert written[0] == written[1]
+    assert [r["id"] for r in written[1]] == ["a", "c"]
+    assert [r["$meta"] for r in written[1]] == ['{"extra":"n"}', "{}"]
+
+
+def test_polars_newest_export_is_accepted(tmp_path: Path) -> None:
+    df = pl.DataFrame(
+        {
+            "id": ["a", "b", "c"],
+            "vec": [[0.1, 0.2]] * 3,
+            "bv": [b"\x01"] * 3,
+            "tags": [["x"], [], ["toolong"]],
+            "doc": ['{"a":1}', "[1]", None],
+            "sp": ['{"1":0.5}'] * 3,
+            "extra": ["m", None, "o"],
+        }
+    )
+    table = df.to_arrow(compat_level=pl.CompatLevel.newest())
+    assert pa.types.is_string_view(table.schema.field("id").type)
+    result = bulkwriter.write(table, tmp_path / "o", schema=_VIEW_SCHEMA, on_error="skip")
+    assert _rejects(result) == {2: {"too_long"}}
+    assert pq.read_table(result.files[0].path).select(["id", "tags", "doc", "$meta"]).to_pylist() == [
+        {"id": "a", "tags": ["x"], "doc": '{"a":1}', "$meta": '{"extra":"m"}'},
+        {"id": "b", "tags": [], "doc": "[1]", "$meta": "{}"},
+    ]
