@@ -683,3 +683,44 @@ def test_polars_newest_export_is_accepted(tmp_path: Path) -> None:
         {"id": "a", "tags": ["x"], "doc": '{"a":1}', "$meta": '{"extra":"m"}'},
         {"id": "b", "tags": [], "doc": "[1]", "$meta": "{}"},
     ]
+
+
+@pytest.mark.parametrize(
+    "cells, arrow_type, texts",
+    [
+        ([0, -7], pa.int64(), ["0", "-7"]),
+        ([2**64 - 1, 0], pa.uint64(), ["18446744073709551615", "0"]),
+        ([1.5, 0.25], pa.float32(), ["1.5", "0.25"]),
+        ([0.5, 2.0], pa.float16(), ["0.5", "2.0"]),
+        ([True, False], pa.bool_(), ["true", "false"]),
+    ],
+    ids=str,
+)
+def test_an_arrow_number_or_boolean_column_for_a_json_field_is_taken_like_python_values(
+    cells: list[Any], arrow_type: pa.DataType, texts: list[str], tmp_path: Path
+) -> None:
+    """A JSON field holds any JSON value: Arrow numbers and booleans are written as the same
+    JSON text as these values in Python rows (found by the skip property: ``0`` in a row was
+    taken, the same ``0`` in an Arrow int64 column refused)."""
+    schema = {"fields": [*SCHEMA["fields"], {"fieldName": "doc", "dataType": "JSON"}]}  # type: ignore[list-item]
+    base = {"id": [0, 1], "x": [1, 1], "vec": [[0.1, 0.2]] * 2}
+    from_arrow = bulkwriter.write(
+        pa.table({**base, "doc": pa.array(cells, arrow_type)}), tmp_path / "a", schema=schema
+    )
+    from_rows = bulkwriter.write(
+        [{"id": i, "x": 1, "vec": [0.1, 0.2], "doc": c} for i, c in enumerate(cells)],
+        tmp_path / "r",
+        schema=schema,
+    )
+    got = [pq.read_table(r.files[0].path).column("doc").to_pylist() for r in (from_arrow, from_rows)]
+    assert got == [texts, texts]
+
+
+def test_nan_in_an_arrow_float_column_for_a_json_field_is_refused(tmp_path: Path) -> None:
+    schema = {"fields": [*SCHEMA["fields"], {"fieldName": "doc", "dataType": "JSON"}]}  # type: ignore[list-item]
+    table = pa.table(
+        {"id": [0, 1, 2], "x": [1, 1, 1], "vec": [[0.1, 0.2]] * 3, "doc": [1.0, float("inf"), 2.5]}
+    )
+    result = bulkwriter.write(table, tmp_path / "o", schema=schema, on_error="skip")
+    assert _rejects(result) == {1: {"not_finite"}}
+    assert pq.read_table(result.files[0].path).column("doc").to_pylist() == ["1.0", "2.5"]

@@ -226,19 +226,22 @@ MAX_JSON_BYTES = 65_536
 
 
 def conform_json(field: FieldSchema, arr: pa.Array) -> ColumnResult:
-    """JSON: valid JSON text of at most 65,536 UTF-8 bytes (structs/maps/lists become JSON text).
+    """JSON: valid JSON text of at most 65,536 UTF-8 bytes.
+
+    Strings are JSON text; structs, maps, lists, numbers and booleans become JSON text (as
+    the same values given in Python rows do).
 
     Parsing with orjson also bounds nesting (orjson refuses documents nested deeper than
     1,024 levels) and refuses ``NaN``/``Infinity``, which are not JSON.
     """
     strings = _as_string(arr)
     if strings is None:
-        if not _is_nested(arr.type):
-            return wrong_type(field, arr, "a JSON object or JSON text")
+        if not (_is_nested(arr.type) or _is_json_scalar(arr.type)):
+            return wrong_type(field, arr, "a JSON value or JSON text")
         nonfinite = nonfinite_errors(field.name, arr)
         if nonfinite:  # orjson would write them as null
             return pa.nulls(len(arr), pa.string()), nonfinite
-        values = arr.to_pylist()
+        values = (arr.cast(pa.float64()) if pa.types.is_float16(arr.type) else arr).to_pylist()
         if pa.types.is_map(arr.type):
             values = [None if v is None else dict(v) for v in values]
         strings = pa.array([None if v is None else orjson.dumps(v).decode() for v in values], pa.string())
@@ -256,6 +259,11 @@ def _is_nested(t: pa.DataType) -> bool:
         or pa.types.is_list_view(t)
         or pa.types.is_large_list_view(t)
     )
+
+
+def _is_json_scalar(t: pa.DataType) -> bool:
+    """Numbers and booleans: JSON values as they are (a Python ``0`` in a row is taken too)."""
+    return bool(pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t))
 
 
 def json_size_errors(name: str, strings: pa.Array) -> list[FieldError]:
