@@ -686,7 +686,7 @@ def test_polars_newest_export_is_accepted(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "cells, arrow_type, texts",
+    ("cells", "arrow_type", "texts"),
     [
         ([0, -7], pa.int64(), ["0", "-7"]),
         ([2**64 - 1, 0], pa.uint64(), ["18446744073709551615", "0"]),
