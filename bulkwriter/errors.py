@@ -37,7 +37,10 @@ __all__ = [
     "ErrorCode",
     "FieldError",
     "FormatError",
+    "ImportJobError",
+    "ImportVerificationError",
     "InputError",
+    "MilvusRequestError",
     "MissingDependencyError",
     "SchemaError",
     "StorageError",
@@ -213,6 +216,87 @@ class WriterClosedError(BulkWriterError, RuntimeError):
 
 class MissingDependencyError(BulkWriterError, ImportError):
     """An optional dependency is missing; the message names the extra to install."""
+
+
+class MilvusRequestError(BulkWriterError, ConnectionError):
+    """A request to a Milvus server or Zilliz Cloud failed before any import job ran.
+
+    Raised for a refused request (HTTP 4xx, a non-zero ``code`` in a REST v2 body, a gRPC
+    error status), for a missing collection, and once retries of a transient failure (HTTP
+    5xx, connection reset, gRPC UNAVAILABLE) are used up.
+
+    Parameters
+    ----------
+    message : str
+        What failed and the server's own message, free of credentials.
+    endpoint : str, optional
+        The REST path (``/v2/vectordb/jobs/import/create``) or gRPC call (``Import``).
+    status : int, optional
+        The HTTP status, when there was one.
+    code : int, optional
+        The ``code`` of a REST v2 body, or the gRPC error code.
+    """
+
+    def __init__(
+        self, message: str, *, endpoint: str = "", status: int | None = None, code: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.endpoint = endpoint
+        self.status = status
+        self.code = code
+
+
+class ImportJobError(BulkWriterError, RuntimeError):
+    """A Milvus / Zilliz Cloud import job failed or did not finish in time.
+
+    Parameters
+    ----------
+    message : str
+        The job id, its files, its state and the server's reason, verbatim.
+    job_id : str
+        The job (REST v2 ``jobId``) or task (gRPC task id, as text).
+    files : list of list of str
+        The import entries the job was given.
+    state : str
+        The server's last state of the job (``Failed``, ``Importing``, ...).
+    reason : str
+        The server's ``reason`` / ``failed_reason``, verbatim; empty if it gave none.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        job_id: str,
+        files: Sequence[Sequence[str]] = (),
+        state: str = "",
+        reason: str = "",
+    ) -> None:
+        super().__init__(message)
+        self.job_id = job_id
+        self.files = [list(entry) for entry in files]
+        self.state = state
+        self.reason = reason
+
+
+class ImportVerificationError(BulkWriterError, RuntimeError):
+    """Every import job completed, but the rows that arrived differ from the rows written.
+
+    Parameters
+    ----------
+    message : str
+        Both counts and where each was read.
+    expected_rows : int
+        Rows of the imported files (the manifest's or the WriteResult's count).
+    imported_rows : int
+        Rows the server reports (its jobs' imported rows, or the collection's row count
+        increase).
+    """
+
+    def __init__(self, message: str, *, expected_rows: int, imported_rows: int) -> None:
+        super().__init__(message)
+        self.expected_rows = expected_rows
+        self.imported_rows = imported_rows
 
 
 def short_repr(value: object, limit: int = _MAX_GOT_CHARS) -> str:
