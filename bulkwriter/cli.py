@@ -13,13 +13,17 @@ Commands::
     bulkwriter validate INPUT... --schema SCHEMA.json [--max-errors N] [--input-format FORMAT]
                         [--format FORMAT [--milvus-version V]]
     bulkwriter inspect PATH [--json]
+    bulkwriter import PATH --uri URI --collection NAME [--token T] [--partition P] [--no-wait]
+    bulkwriter convert ... --import-into URI --collection NAME   (convert, then import)
     bulkwriter clean PATH [--dry-run] [--break-lock] [--json]
     bulkwriter demo [--out DIR]
 
 Exit status: 0 success; 1 the data or the files are at fault (invalid values, unreadable
 input, destination not empty, another writer at work, storage failure), with a message on
 stderr, and for ``inspect`` nothing committed or something left to clean; 2 bad usage;
-3 ``convert --on-error skip`` committed the valid rows but left some out (see the rejects file).
+3 ``convert --on-error skip`` committed the valid rows but left some out (see the rejects file);
+4 ``import`` (or ``convert --import-into``): the jobs completed but the rows imported differ
+from the rows written (:mod:`bulkwriter.cli_import`).
 
 The parser is :mod:`argparse` from the standard library: the CLI needs subcommands, typed
 options and generated help, which argparse covers, and it adds no dependency to a package
@@ -43,6 +47,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from bulkwriter import __version__, api
+from bulkwriter.cli_import import add_connection_options, add_import_command, run_import
 from bulkwriter.errors import BulkWriterError, FieldError, ValidationError
 from bulkwriter.readers import Batch, find_input_files, iter_input
 from bulkwriter.result import WriteResult
@@ -150,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="bulkwriter",
         description="Validate data against a Milvus collection schema and write import-ready files.",
         epilog="Exit status: 0 ok, 1 invalid data or input/output failure, 2 bad usage, "
-        "3 rows left out by --on-error skip.",
+        "3 rows left out by --on-error skip, 4 imported row count differs from the rows written.",
     )
     parser.add_argument("--version", action="version", version=f"bulkwriter {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -208,6 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument(
         "--no-progress", action="store_true", help="no progress bar (it only shows on a terminal)"
     )
+    add_connection_options(convert, uri_flag="--import-into")
     convert.set_defaults(run=_cmd_convert)
 
     validate = commands.add_parser(
@@ -258,6 +264,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     clean.add_argument("--json", action="store_true", help="print the result as JSON")
     clean.set_defaults(run=_cmd_clean)
+
+    add_import_command(commands)
 
     demo = commands.add_parser(
         "demo",
@@ -349,6 +357,10 @@ def _cmd_convert(args: argparse.Namespace) -> int:
         _print_validation_error(exc, stream.locate)
         return 1
     print(result.summary())
+    if args.import_uri:
+        status = run_import(args, result)
+        if status:
+            return status
     return EXIT_ROWS_REJECTED if result.rows_rejected else 0
 
 

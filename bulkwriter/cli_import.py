@@ -1,0 +1,115 @@
+"""The import side of the command line: ``bulkwriter import`` and ``convert --import-into``.
+
+Connection settings come from flags or the environment: ``--uri`` / ``MILVUS_URI``,
+``--token`` / ``MILVUS_TOKEN`` (``user:password`` or an API key), ``--db-name`` /
+``MILVUS_DB_NAME``. The token is never printed, whatever fails.
+
+Exit status (on top of :mod:`bulkwriter.cli`'s): 0 every row imported; 1 a job failed (the
+server's reason on stderr) or the server refused a request; 4 the jobs completed but the rows
+imported differ from the rows written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+from bulkwriter.errors import ImportVerificationError
+from bulkwriter.result import WriteResult
+
+__all__ = ["EXIT_ROW_COUNT_MISMATCH", "add_connection_options", "add_import_command", "run_import"]
+
+#: Exit status when every job completed but the imported rows differ from the rows written.
+EXIT_ROW_COUNT_MISMATCH = 4
+
+
+def add_connection_options(parser: argparse.ArgumentParser, *, uri_flag: str = "--uri") -> None:
+    """Add the server, collection and credential options to ``parser``."""
+    parser.add_argument(
+        uri_flag,
+        dest="import_uri",
+        default=None,
+        metavar="URI",
+        help="Milvus server, e.g. http://127.0.0.1:19530 (default: $MILVUS_URI)",
+    )
+    parser.add_argument("--collection", metavar="NAME", help="the collection to import into (must exist)")
+    parser.add_argument(
+        "--token", default=None, metavar="TOKEN", help="user:password or API key (default: $MILVUS_TOKEN)"
+    )
+    parser.add_argument("--db-name", default=None, metavar="DB", help="database (default: $MILVUS_DB_NAME)")
+    parser.add_argument("--partition", default=None, metavar="P", help="partition to import into")
+    parser.add_argument(
+        "--api",
+        choices=("auto", "grpc", "rest"),
+        default="auto",
+        help="import API (default: by server version)",
+    )
+    parser.add_argument(
+        "--no-wait", action="store_true", help="submit the jobs and return without watching them"
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=None, metavar="S", help="seconds to wait for the jobs"
+    )
+
+
+def add_import_command(commands: Any) -> None:
+    """Add ``bulkwriter import PATH --uri URI --collection NAME ...`` to the subcommands."""
+    parser = commands.add_parser(
+        "import",
+        help="import a committed output into a Milvus collection and verify the row count",
+        description="Submit every file of the output at PATH (read from its manifest) as Milvus import "
+        "jobs, wait for them, and compare the rows imported with the rows written. Exit status: 0 all rows "
+        "imported, 1 a job failed, 4 row count mismatch.",
+    )
+    parser.add_argument("path", metavar="PATH", help="an output folder committed by bulkwriter")
+    add_connection_options(parser)
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(run=_cmd_import)
+
+
+def run_import(args: argparse.Namespace, source: WriteResult | str) -> int:
+    """Import ``source`` with the connection options in ``args``; print the summary.
+
+    Returns
+    -------
+    int
+        0, or :data:`EXIT_ROW_COUNT_MISMATCH`. Other failures raise (a ``BulkWriterError``,
+        which :func:`bulkwriter.cli.main` turns into exit status 1).
+    """
+    from bulkwriter.milvus import import_files
+
+    uri = args.import_uri or os.environ.get("MILVUS_URI")
+    if not uri:
+        print(
+            "bulkwriter: error: no server: give --uri (or --import-into) or set MILVUS_URI", file=sys.stderr
+        )
+        return 2
+    if not args.collection:
+        print("bulkwriter: error: --collection is needed to import", file=sys.stderr)
+        return 2
+    try:
+        report = import_files(
+            source,
+            uri=uri,
+            collection=args.collection,
+            token=args.token or os.environ.get("MILVUS_TOKEN") or None,
+            db_name=args.db_name or os.environ.get("MILVUS_DB_NAME") or None,
+            partition=args.partition,
+            api=args.api,
+            wait=not args.no_wait,
+            timeout=args.timeout,
+            progress=False if getattr(args, "no_progress", False) else None,
+        )
+    except ImportVerificationError as exc:
+        print(f"bulkwriter: error: {exc}", file=sys.stderr)
+        return EXIT_ROW_COUNT_MISMATCH
+    print(report.summary())
+    for job in report.jobs:
+        print(f"  job {job.job_id}: {job.server_state} ({job.progress}%), {len(job.files)} file(s)")
+    return 0
+
+
+def _cmd_import(args: argparse.Namespace) -> int:
+    return run_import(args, args.path)
