@@ -2,7 +2,11 @@
 
 Connection settings come from flags or the environment: ``--uri`` / ``MILVUS_URI``,
 ``--token`` / ``MILVUS_TOKEN`` (``user:password`` or an API key), ``--db-name`` /
-``MILVUS_DB_NAME``. The token is never printed, whatever fails.
+``MILVUS_DB_NAME``. Zilliz Cloud adds ``--cluster-id`` / ``ZILLIZ_CLUSTER_ID`` (or
+``--project-id`` and ``--region-id``) with ``--uri https://api.cloud.zilliz.com`` and the API
+key as the token; the bucket keys Zilliz reads the files with come only from the environment,
+``ZILLIZ_ACCESS_KEY``, ``ZILLIZ_SECRET_KEY`` and ``ZILLIZ_SESSION_TOKEN`` (a flag would show
+them to every ``ps``). No token or key is ever printed, whatever fails.
 
 Exit status (on top of :mod:`bulkwriter.cli`'s): 0 every row imported; 1 a job failed (the
 server's reason on stderr) or the server refused a request; 4 the jobs completed but the rows
@@ -52,6 +56,15 @@ def add_connection_options(parser: argparse.ArgumentParser, *, uri_flag: str = "
     parser.add_argument(
         "--timeout", type=float, default=None, metavar="S", help="seconds to wait for the jobs"
     )
+    parser.add_argument(
+        "--cluster-id",
+        default=None,
+        metavar="ID",
+        help="Zilliz Cloud cluster (default: $ZILLIZ_CLUSTER_ID); the bucket keys come from "
+        "$ZILLIZ_ACCESS_KEY, $ZILLIZ_SECRET_KEY (and $ZILLIZ_SESSION_TOKEN)",
+    )
+    parser.add_argument("--project-id", default=None, metavar="ID", help="Zilliz Cloud project database")
+    parser.add_argument("--region-id", default=None, metavar="ID", help="Zilliz Cloud region of the project")
 
 
 def add_import_command(commands: Any) -> None:
@@ -101,6 +114,12 @@ def run_import(args: argparse.Namespace, source: WriteResult | str) -> int:
             wait=not args.no_wait,
             timeout=args.timeout,
             progress=False if getattr(args, "no_progress", False) else None,
+            cluster_id=args.cluster_id or os.environ.get("ZILLIZ_CLUSTER_ID") or None,
+            project_id=args.project_id,
+            region_id=args.region_id,
+            access_key=os.environ.get("ZILLIZ_ACCESS_KEY") or None,
+            secret_key=os.environ.get("ZILLIZ_SECRET_KEY") or None,
+            session_token=os.environ.get("ZILLIZ_SESSION_TOKEN") or None,
         )
     except ImportVerificationError as exc:
         print(f"bulkwriter: error: {exc}", file=sys.stderr)

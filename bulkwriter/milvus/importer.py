@@ -155,6 +155,12 @@ def import_files(
     options: dict[str, str] | None = None,
     storage_options: dict[str, Any] | None = None,
     retry: RetryPolicy | None = None,
+    cluster_id: str | None = None,
+    project_id: str | None = None,
+    region_id: str | None = None,
+    access_key: str | None = None,
+    secret_key: str | None = None,
+    session_token: str | None = None,
     client: _Client | None = None,
 ) -> ImportReport:
     """Import committed files into a Milvus collection and wait until every row arrived.
@@ -197,6 +203,20 @@ def import_files(
         fsspec options to read a manifest from an object store.
     retry : RetryPolicy, optional
         Retries of transient request failures.
+    cluster_id : str, optional
+        Zilliz Cloud: the cluster (``clusterId``). With it (or with ``project_id`` and
+        ``region_id``, a project database) ``uri`` is the Zilliz Cloud controller
+        (``https://api.cloud.zilliz.com``), ``token`` the API key, and the files go as
+        ``objectUrls``: the full URIs of the write (``WriteResult.import_uris``; a NumPy
+        chunk as its folder), at most 1,000 per job (Zilliz Cloud "Create Import Jobs").
+        The files must be in a bucket; the REST API is used.
+    project_id, region_id : str, optional
+        Zilliz Cloud ``projectId`` and ``regionId``, instead of ``cluster_id``.
+    access_key, secret_key : str, optional
+        Zilliz Cloud: the keys Zilliz reads the bucket with (``accessKey``, ``secretKey``).
+        Never printed, logged or put into an error.
+    session_token : str, optional
+        Zilliz Cloud: a temporary session token of the bucket (``token``), with temporary keys.
     client : object, optional
         A connected import client (gRPC or REST) to use instead of making one from ``uri``.
 
@@ -223,6 +243,26 @@ def import_files(
     what = resolve_source(source, expected_rows=expected_rows, storage_options=storage_options)
     request_options = {**dict(what.options), **(options or {})}
     own_client = client is None
+    cloud = _CloudIds(cluster_id, project_id, region_id)
+    if cloud.given:
+        if api == "grpc":
+            raise ValueError("Zilliz Cloud imports go through its REST API: api='grpc' does not apply")
+        what = _as_object_urls(what)
+        if client is None:
+            from bulkwriter.milvus.rest import RestImportClient
+
+            client = RestImportClient(
+                uri,
+                token=token,
+                db_name=db_name,
+                cluster_id=cluster_id,
+                project_id=project_id,
+                region_id=region_id,
+                retry=retry,
+            )
+        client = _ObjectUrlJobs(
+            client, access_key=access_key, secret_key=secret_key, session_token=session_token
+        )
     chosen = client if client is not None else _connect(uri, api, token=token, db_name=db_name, retry=retry)
     try:
         exists = getattr(chosen, "has_collection", None)
@@ -263,6 +303,85 @@ def import_files(
     if verify_rows and wait:
         _verify(report, what.expected_rows)
     return report
+
+
+@dataclass(frozen=True)
+class _CloudIds:
+    cluster_id: str | None
+    project_id: str | None
+    region_id: str | None
+
+    @property
+    def given(self) -> bool:
+        if self.cluster_id:
+            return True
+        if self.project_id or self.region_id:
+            if not (self.project_id and self.region_id):
+                raise ValueError("a Zilliz Cloud project database needs both project_id and region_id")
+            return True
+        return False
+
+
+#: Entries per Zilliz Cloud import job (``objectUrls``; Zilliz Cloud "Create Import Jobs").
+ZILLIZ_ENTRIES_PER_JOB = 1000
+
+
+class _ObjectUrlJobs:
+    """A REST client whose jobs name their files as Zilliz Cloud ``objectUrls``."""
+
+    api: Api = "rest"
+    entries_per_job = ZILLIZ_ENTRIES_PER_JOB
+
+    def __init__(
+        self, inner: Any, *, access_key: str | None, secret_key: str | None, session_token: str | None
+    ) -> None:
+        self._inner = inner
+        self._keys = {"access_key": access_key, "secret_key": secret_key, "session_token": session_token}
+
+    def create(
+        self,
+        collection: str,
+        files: Sequence[Sequence[str]],
+        *,
+        partition: str | None = None,
+        options: Mapping[str, str] | None = None,
+    ) -> str:
+        job_id: str = self._inner.create(
+            collection, (), partition=partition, options=options, object_urls=files, **self._keys
+        )
+        return job_id
+
+    def describe(
+        self, job_id: str, *, files: Sequence[Sequence[str]] = (), submitted_at: float | None = None
+    ) -> ImportJob:
+        job: ImportJob = self._inner.describe(job_id, files=files, submitted_at=submitted_at)
+        return job
+
+    def list_jobs(self, collection: str | None = None) -> list[ImportJob]:
+        jobs: list[ImportJob] = self._inner.list_jobs(collection)
+        return jobs
+
+    def close(self) -> None:
+        _close(self._inner)
+
+
+def _as_object_urls(what: ImportSource) -> ImportSource:
+    """The entries as Zilliz Cloud ``objectUrls``: one URL each (a NumPy chunk: its folder)."""
+    if not what.uris or any("://" not in u for entry in what.uris for u in entry):
+        raise InputError(
+            "Zilliz Cloud imports files from a bucket: write to s3://, gs:// or az:// (or pass a "
+            "WriteResult or committed bucket path), not to a local folder or bare entries"
+        )
+    urls: list[tuple[str, ...]] = []
+    for entry in what.uris:
+        if len(entry) == 1:
+            urls.append(entry)
+            continue
+        folders = {u.rsplit("/", 1)[0] for u in entry}
+        if len(folders) != 1:
+            raise InputError(f"a NumPy entry's files are not in one folder: {entry!r}")
+        urls.append((folders.pop() + "/",))
+    return ImportSource(tuple(urls), uris=what.uris, expected_rows=what.expected_rows, options=what.options)
 
 
 def _connect(

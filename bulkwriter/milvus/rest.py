@@ -330,6 +330,7 @@ class RestImportClient:
         object_urls: Sequence[str] | Sequence[Sequence[str]] | None = None,
         access_key: str | None = None,
         secret_key: str | None = None,
+        session_token: str | None = None,
     ) -> str:
         """Submit one import job (``POST /v2/vectordb/jobs/import/create``).
 
@@ -353,6 +354,9 @@ class RestImportClient:
             :data:`ZILLIZ_MAX_FILES_PER_REQUEST` entries.
         access_key, secret_key : str, optional
             Zilliz Cloud ``accessKey`` / ``secretKey`` of the bucket; never shown in errors.
+        session_token : str, optional
+            Zilliz Cloud ``token``: a temporary session token of the bucket (with temporary
+            keys, e.g. AWS STS); never shown in errors.
 
         Returns
         -------
@@ -370,9 +374,14 @@ class RestImportClient:
         MilvusRequestError
             The server refused the request, or it kept failing.
         """
-        for name, value in (("partition", partition), ("access_key", access_key), ("secret_key", secret_key)):
+        for name, value in (
+            ("partition", partition),
+            ("access_key", access_key),
+            ("secret_key", secret_key),
+            ("session_token", session_token),
+        ):
             _check_str(name, value)
-        for value in (access_key, secret_key):
+        for value in (access_key, secret_key, session_token):
             if value:
                 self._add_secret(value)
         if not isinstance(collection, str):
@@ -381,20 +390,18 @@ class RestImportClient:
             raise ValueError("collection must not be empty")
         entries, urls = _checked_entries(files, object_urls)
         body: dict[str, Any] = {"collectionName": collection}
-        if entries:
-            body["files"] = entries
-        if partition:
-            body["partitionName"] = partition
-        if self._db_name:
-            body["dbName"] = self._db_name
+        given = {
+            "files": entries,
+            "partitionName": partition,
+            "dbName": self._db_name,
+            "objectUrls": urls,
+            "accessKey": access_key,
+            "secretKey": secret_key,
+            "token": session_token,
+        }
+        body.update((key, value) for key, value in given.items() if value)
         if options is not None:
             body["options"] = self._options(options)
-        if urls:
-            body["objectUrls"] = urls
-        if access_key:
-            body["accessKey"] = access_key
-        if secret_key:
-            body["secretKey"] = secret_key
         body.update(self._cloud)
         data = self._post(CREATE_PATH, body)
         job_id = data.get("jobId")
