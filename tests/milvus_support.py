@@ -2,9 +2,11 @@
 
 Two halves:
 
-* :class:`MilvusProcess` starts the standalone server shipped in the ``milvus==2.3.5`` wheel
-  (local storage) as a direct child of the test process and stops it again by its pid. The
-  conftest fixture ``milvus_server`` wraps it; tests never start servers themselves.
+* :class:`MilvusProcess` (the product's :class:`bulkwriter.milvus.embedded.EmbeddedMilvus`)
+  starts the standalone server shipped in the ``milvus==2.3.5`` wheel (local storage) as a
+  direct child of the test process and stops it again by its pid. The conftest fixture
+  ``milvus_server`` wraps it; :func:`stop_session_milvus` frees the machine's one Milvus slot
+  for a test that needs it.
 * Helpers the import tests use: :func:`fresh_collection`, :func:`bulk_insert_entries`,
   :func:`fetch_rows`, and the normalisers (:func:`normalise_value`, :func:`normalise_row`,
   :func:`assert_rows_equal`) that put "what was written" and "what came back" into one
@@ -19,45 +21,27 @@ connects it). pymilvus 3.0.x flags every ORM call with a ``FutureWarning``
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import fcntl
-import gc
 import json
 import math
 import os
-import shutil
-import signal
-import socket
-import subprocess
-import sys
-import tempfile
 import time
-import urllib.error
-import urllib.request
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-#: Roles whose ``<role>.ip`` must be pinned to loopback: otherwise each registers "the first
-#: unicastable address" and they cannot reach one another on an isolated host.
-ROLES = ("rootCoord", "proxy", "queryCoord", "queryNode", "indexNode", "dataCoord", "dataNode")
-#: The embedded etcd always binds these; one Milvus per machine.
-ETCD_PORTS = (2379, 2380)
+from bulkwriter.milvus.embedded import EmbeddedMilvus, EmbeddedServerError
+
 #: Milvus 2.3 caps ``offset + limit`` of one query at this many rows.
 QUERY_WINDOW = 16_384
-#: Machine-wide files: the etcd ports are machine-wide, so the lock is too.
-LOCK_FILE = Path(tempfile.gettempdir()) / "bulkwriter-milvus-2.3.5.lock"
-PID_FILE = Path(tempfile.gettempdir()) / "bulkwriter-milvus-2.3.5.pid"
 _DONE_STATES = ("Completed", "Failed", "Failed and cleaned")
-_PR_SET_PDEATHSIG = 1
 
-
-class MilvusStartError(RuntimeError):
-    """The server could not be started (ports busy, process died, timeout)."""
+#: The server the fixtures start: the product's own embedded-server runner (one
+#: implementation for ``bulkwriter demo --import`` and the tests).
+MilvusProcess = EmbeddedMilvus
+MilvusStartError = EmbeddedServerError
 
 
 @contextlib.contextmanager
@@ -68,260 +52,22 @@ def quiet_pymilvus() -> Iterator[None]:
         yield
 
 
-# --------------------------------------------------------------------------------------
-# server process
-# --------------------------------------------------------------------------------------
+def stop_session_milvus(request: Any) -> None:
+    """Finish the session's ``milvus_server`` fixture if it ran (its teardown stops the server).
 
-
-def _port_open(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.5)
-        return s.connect_ex((host, port)) == 0
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # a zombie is "alive" for kill(0); treat it as dead
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return True
-
-
-def _set_pdeathsig() -> None:  # pragma: no cover - runs in the child before exec
-    """Linux: SIGKILL the child when the test process dies (e.g. pytest is SIGKILLed)."""
-    with contextlib.suppress(Exception):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-
-
-def _stop_pid(pid: int, grace_s: float = 2.0) -> None:
-    """SIGTERM ``pid``, SIGKILL it after ``grace_s``; return once it is gone (not for children)."""
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace_s
-    while time.monotonic() < deadline and _pid_alive(pid):
-        time.sleep(0.05)
-    if _pid_alive(pid):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and _pid_alive(pid):
-            time.sleep(0.05)
-
-
-def _kill_stale_server() -> str | None:
-    """Stop a server a previous, killed test run left behind (recorded in ``PID_FILE``).
-
-    Only a process whose executable is the recorded one is touched. Returns a note or None.
+    For a test that needs the machine's one Milvus slot itself (another storage mode, or a
+    command that starts its own server); a later test asking for ``milvus_server`` starts
+    a new one.
     """
-    try:
-        pid_text, exe = PID_FILE.read_text(encoding="utf-8").split("\n", 1)
-        pid = int(pid_text)
-    except (OSError, ValueError):
-        return None
-    note = None
-    try:
-        running_exe = os.readlink(f"/proc/{pid}/exe")
-    except OSError:
-        running_exe = None
-    if running_exe is not None and os.path.realpath(running_exe) == os.path.realpath(exe.strip()):
-        _stop_pid(pid, grace_s=1.0)
-        note = f"stopped a stale Milvus (pid {pid}) left by an earlier run"
-    PID_FILE.unlink(missing_ok=True)
-    return note
-
-
-@dataclass
-class MilvusProcess:
-    """One Milvus 2.3.5 standalone server (local storage) run from the ``milvus`` wheel.
-
-    ``base_dir`` keeps ``bin/`` (the ~250 MB unpacked binary) between runs; ``data/`` and
-    ``logs/`` are wiped on every start. Start with :meth:`start`, always call :meth:`stop`.
-    A machine-wide ``flock`` serialises concurrent test runs (etcd's 2379/2380 are fixed).
-    """
-
-    base_dir: Path
-    start_timeout_s: float = 120.0
-    lock_timeout_s: float = 600.0
-    host: str = "127.0.0.1"
-    port: int = 0
-    pid: int | None = None
-    timings: dict[str, float] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-    _proc: subprocess.Popen[bytes] | None = None
-    _lock_fh: Any = None
-    _log_fhs: list[Any] = field(default_factory=list)
-
-    @property
-    def logs_dir(self) -> Path:
-        return self.base_dir / "logs"
-
-    def log_tail(self, n_chars: int = 3000) -> str:
-        """The end of the server's stdout/stderr logs, for failure messages."""
-        out = []
-        for name in ("milvus-stderr.log", "milvus-stdout.log"):
-            path = self.logs_dir / name
-            with contextlib.suppress(OSError):
-                text = path.read_text(encoding="utf-8", errors="replace")
-                out.append(f"--- {path} (tail) ---\n{text[-n_chars:]}")
-        return "\n".join(out)
-
-    def _acquire_lock(self) -> None:
-        self._lock_fh = open(LOCK_FILE, "a+")  # noqa: SIM115 - held for the whole session
-        deadline = time.monotonic() + self.lock_timeout_s
-        while True:
-            try:
-                fcntl.flock(self._lock_fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    self._lock_fh.close()
-                    self._lock_fh = None
-                    raise MilvusStartError(
-                        f"another test run holds {LOCK_FILE} (its Milvus server) for more than "
-                        f"{self.lock_timeout_s:.0f}s"
-                    ) from None
-                time.sleep(0.5)
-
-    def start(self) -> MilvusProcess:
-        """Start the server and wait until it answers; raise MilvusStartError on failure.
-
-        On failure everything started so far is stopped again before the error propagates.
-        """
-        import milvus  # the wheel: config template, compressed binary
-
-        t0 = time.monotonic()
-        self._acquire_lock()
-        try:
-            self._start(milvus, t0)
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def _start(self, milvus: Any, t0: float) -> None:
-        note = _kill_stale_server()
-        if note:
-            self.notes.append(note)
-        busy = [p for p in ETCD_PORTS if _port_open(p)]
-        if busy:
-            raise MilvusStartError(
-                f"127.0.0.1 ports {busy} are in use: another Milvus/etcd runs on this machine "
-                "(not one this test harness started). Stop it and re-run."
-            )
-        self.base_dir.mkdir(parents=True, exist_ok=True)
-        for sub in ("data", "logs", "run"):
-            shutil.rmtree(self.base_dir / sub, ignore_errors=True)
-
-        server = milvus.MilvusServer(wait_for_started=False, data_dir=str(self.base_dir))
-        for role in ROLES:
-            server.config.set(f"{role}.ip", "127.0.0.1")
-        with warnings.catch_warnings():
-            # the wheel's port probe leaks a socket per busy port (ResourceWarning)
-            warnings.simplefilter("ignore", ResourceWarning)
-            server.config.resolve()  # picks free ports, writes configs/milvus.yaml, makes data/ logs/
-            web_port, sock = server.config.resolve_port(9091)
-            sock.close()
-            gc.collect()
-        t_unpack = time.monotonic()
-        milvus._initialize_data_files(str(self.base_dir))  # no-op when bin/ is current (md5)
-        self.timings["unpack_s"] = time.monotonic() - t_unpack
-        self.port = int(server.config.get("proxy_port"))
-
-        exe = self.base_dir / "bin" / "milvus"
-        env = os.environ.copy()
-        env.update(
-            DEPLOY_MODE="STANDALONE",
-            METRICS_PORT=str(web_port),
-            MILVUS_RUN_DIR=str(self.base_dir / "run"),
-            LD_LIBRARY_PATH=f"{exe.parent}:{os.environ.get('LD_LIBRARY_PATH', '')}",
-        )
-        self._log_fhs = [
-            open(self.logs_dir / "milvus-stdout.log", "wb"),  # noqa: SIM115 - closed in stop()
-            open(self.logs_dir / "milvus-stderr.log", "wb"),  # noqa: SIM115
-        ]
-        self._proc = subprocess.Popen(
-            [str(exe), "run", "standalone"],
-            cwd=self.base_dir,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log_fhs[0],
-            stderr=self._log_fhs[1],
-            start_new_session=True,  # a terminal Ctrl+C reaches pytest, which then stops us
-            preexec_fn=_set_pdeathsig if sys.platform.startswith("linux") else None,
-        )
-        self.pid = self._proc.pid
-        PID_FILE.write_text(f"{self.pid}\n{exe}", encoding="utf-8")
-        self._wait_healthy(web_port, t0)
-        self.timings["start_s"] = time.monotonic() - t0
-
-    def _wait_healthy(self, web_port: int, t0: float) -> None:
-        assert self._proc is not None
-        url = f"http://127.0.0.1:{web_port}/healthz"
-        deadline = t0 + self.start_timeout_s
-        while True:
-            code = self._proc.poll()
-            if code is not None:
-                raise MilvusStartError(f"milvus exited with code {code} while starting\n{self.log_tail()}")
-            if time.monotonic() > deadline:
-                raise MilvusStartError(
-                    f"Milvus not healthy after {self.start_timeout_s:.0f}s\n{self.log_tail()}"
-                )
-            try:
-                with urllib.request.urlopen(url, timeout=2) as resp:
-                    if b"OK" in resp.read():
-                        break
-            except (urllib.error.URLError, OSError):
-                pass
-            time.sleep(0.25)
-        # healthz says OK before the proxy always serves requests: prove it with a real call
-        from pymilvus import connections, utility
-
-        alias = "_milvus_harness_probe"
-        last: Exception | None = None
-        with quiet_pymilvus():
-            while time.monotonic() < deadline:
-                try:
-                    connections.connect(alias=alias, host=self.host, port=str(self.port), timeout=10)
-                    utility.list_collections(using=alias)
-                    return
-                except Exception as exc:  # noqa: BLE001 - any error means "not yet"
-                    last = exc
-                    time.sleep(0.5)
-                finally:
-                    with contextlib.suppress(Exception):
-                        connections.disconnect(alias)
-        raise MilvusStartError(f"Milvus proxy never answered: {last}\n{self.log_tail()}")
-
-    def stop(self) -> None:
-        """Stop the server by its pid (SIGTERM, then SIGKILL) and release the lock. Idempotent."""
-        t0 = time.monotonic()
-        if self._proc is not None:
-            _stop_pid(self._proc.pid)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self._proc.wait(timeout=5)  # reap
-            self._proc = None
-            with contextlib.suppress(OSError):
-                if PID_FILE.read_text(encoding="utf-8").split("\n", 1)[0] == str(self.pid):
-                    PID_FILE.unlink()
-        for fh in self._log_fhs:
-            fh.close()
-        self._log_fhs = []
-        if self._lock_fh is not None:
-            fcntl.flock(self._lock_fh, fcntl.LOCK_UN)
-            self._lock_fh.close()
-            self._lock_fh = None
-        self.timings["stop_s"] = time.monotonic() - t0
-
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
+    manager = request._fixturemanager
+    found: list[Any] = []
+    for attr in ("_arg2fixturedefs", "_arg2node2fixturedefs", "_arg2nodeid2fixturedefs"):  # pytest 8 / 9
+        entry = getattr(manager, attr, {}).get("milvus_server")
+        for item in (entry.values() if isinstance(entry, dict) else [entry]) if entry else []:
+            found.extend(item if isinstance(item, (list, tuple)) else [item])
+    for fixturedef in found:
+        if getattr(fixturedef, "cached_result", None) is not None:
+            fixturedef.finish(request)
 
 
 # --------------------------------------------------------------------------------------

@@ -18,10 +18,9 @@ from __future__ import annotations
 import importlib.util
 import json
 import time
-import types
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,19 +39,6 @@ DATA_DIR = Path(bulkwriter.__file__).resolve().parent / "data"
 ALIAS = "milvus_s3"
 
 
-def _stop_session_milvus(request: pytest.FixtureRequest) -> None:
-    """Finish the session's ``milvus_server`` fixture if it ran (its teardown stops the server)."""
-    manager = request._fixturemanager
-    found: list[Any] = []
-    for attr in ("_arg2fixturedefs", "_arg2node2fixturedefs", "_arg2nodeid2fixturedefs"):  # pytest 8 / 9
-        entry = getattr(manager, attr, {}).get("milvus_server")
-        for item in (entry.values() if isinstance(entry, dict) else [entry]) if entry else []:
-            found.extend(item if isinstance(item, (list, tuple)) else [item])
-    for fixturedef in found:
-        if getattr(fixturedef, "cached_result", None) is not None:
-            fixturedef.finish(request)
-
-
 @dataclass
 class _Started:
     process: Any
@@ -66,11 +52,10 @@ def milvus_s3(request: pytest.FixtureRequest, moto_s3: Emulator) -> Iterator[_St
     if importlib.util.find_spec("milvus") is None or importlib.util.find_spec("pymilvus") is None:
         unavailable("needs the milvus==2.3.5 wheel and pymilvus (pip install -e .[test])")
     import fsspec
-    import milvus
     import milvus_support
     from pymilvus import connections
 
-    _stop_session_milvus(request)
+    milvus_support.stop_session_milvus(request)
     bucket = f"milvus-{uuid.uuid4().hex[:10]}"
     options = s3_options(moto_s3.endpoint)
     fsspec.filesystem("s3", **options).mkdir(bucket)
@@ -84,38 +69,13 @@ def milvus_s3(request: pytest.FixtureRequest, moto_s3: Emulator) -> Iterator[_St
         "minio.useSSL": "false",
     }
 
-    @dataclass
-    class S3MilvusProcess(milvus_support.MilvusProcess):
-        extra_config: dict[str, str] = field(default_factory=dict)
-
-        def start(self) -> Any:
-            config = self.extra_config
-
-            class Server(milvus.MilvusServer):  # type: ignore[misc]
-                def __init__(self, *args: Any, **kwargs: Any) -> None:
-                    super().__init__(*args, **kwargs)
-                    for key, value in config.items():
-                        self.config.set(key, value)
-
-            wheel = types.SimpleNamespace(
-                MilvusServer=Server, _initialize_data_files=milvus._initialize_data_files
-            )
-            t0 = time.monotonic()
-            self._acquire_lock()
-            try:
-                self._start(wheel, t0)
-            except BaseException:
-                self.stop()
-                raise
-            return self
-
     cache = getattr(request.config, "cache", None)
     base = (
         Path(cache.mkdir("milvus-2.3.5"))
         if cache
         else Path(request.getfixturevalue("tmp_path_factory").mktemp("m"))
     )
-    server = S3MilvusProcess(base, start_timeout_s=120, lock_timeout_s=300, extra_config=extra)
+    server = milvus_support.MilvusProcess(base, start_timeout_s=120, lock_timeout_s=300, extra_config=extra)
     try:
         server.start()
     except Exception as exc:  # noqa: BLE001 - any start failure fails the test
