@@ -16,7 +16,7 @@ Commands::
     bulkwriter import PATH --uri URI --collection NAME [--token T] [--partition P] [--no-wait]
     bulkwriter convert ... --import-into URI --collection NAME   (convert, then import)
     bulkwriter clean PATH [--dry-run] [--break-lock] [--json]
-    bulkwriter demo [--out DIR]
+    bulkwriter demo [--out DIR] [--import [--milvus-dir DIR]]
 
 Exit status: 0 success; 1 the data or the files are at fault (invalid values, unreadable
 input, destination not empty, another writer at work, storage failure), with a message on
@@ -33,7 +33,6 @@ that is mostly used as a library.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import posixpath
 import re
@@ -44,10 +43,10 @@ from importlib import resources
 from typing import TextIO
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from bulkwriter import __version__, api
 from bulkwriter.cli_import import add_connection_options, add_import_command, run_import
+from bulkwriter.demo_data import DEMO_DATA, DEMO_SCHEMA, NUMPY_DROP, batches_variant, schema_variant
 from bulkwriter.errors import BulkWriterError, FieldError, ValidationError
 from bulkwriter.readers import Batch, find_input_files, iter_input
 from bulkwriter.result import WriteResult
@@ -78,12 +77,6 @@ _SIZE_UNITS = {
 _VERSION_RE = re.compile(r"^v?\d+(\.\d+){0,2}$")
 #: ValidationError lines shown on stderr by ``convert``.
 _SHOWN_ERRORS = 10
-#: Bundled demo data (package ``bulkwriter``, folder ``data``).
-_DEMO_DATA = "debian_packages_sample.parquet"
-_DEMO_SCHEMA = "debian_packages_schema.json"
-#: Demo: what the NumPy copy leaves out (Array fields) and fills (nullable fields -> value).
-_NUMPY_DROP = ("depends", "tags")
-_NUMPY_FILL: dict[str, object] = {"homepage": "", "installed_size_kb": 0}
 
 
 def parse_size(text: str) -> int:
@@ -275,6 +268,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument(
         "--out", default="./bulkwriter-demo", metavar="DIR", help="output folder (default: ./bulkwriter-demo)"
+    )
+    demo.add_argument(
+        "--import",
+        dest="import_",
+        action="store_true",
+        help="then start the embedded Milvus 2.3.5 (pip install 'bulkwriter[milvus-server]'), create the "
+        "collection, import the sample, read rows back, and stop the server",
+    )
+    demo.add_argument(
+        "--milvus-dir",
+        default=None,
+        metavar="DIR",
+        help="where --import unpacks the server (~250 MB, once; default ~/.cache/bulkwriter/milvus-2.3.5)",
     )
     demo.set_defaults(run=_cmd_demo)
     return parser
@@ -538,48 +544,24 @@ def _print_table(
 # -- demo -----------------------------------------------------------------------------------
 
 
-def _numpy_schema(schema: CollectionSchema) -> CollectionSchema:
-    """The demo schema for NumPy: no Array fields, nullable fields made non-nullable."""
-    fields = [
-        dataclasses.replace(f, nullable=False) if f.name in _NUMPY_FILL else f
-        for f in schema.fields
-        if f.name not in _NUMPY_DROP
-    ]
-    return CollectionSchema(
-        fields,
-        enable_dynamic_field=schema.enable_dynamic_field,
-        description=schema.description,
-        name=schema.name,
-        function_output_fields=schema.function_output_fields,
-    )
-
-
 def _numpy_batches(batches: Iterator[Batch]) -> Iterator[Batch]:
-    """The demo data for NumPy: Array columns dropped, nulls of nullable fields filled."""
     for batch in batches:
         assert isinstance(batch, pa.RecordBatch)  # the sample is Parquet
-        names = [n for n in batch.schema.names if n not in _NUMPY_DROP]
-        columns = [
-            pc.fill_null(batch.column(n), pa.scalar(_NUMPY_FILL[n], batch.schema.field(n).type))
-            if n in _NUMPY_FILL
-            else batch.column(n)
-            for n in names
-        ]
-        yield pa.RecordBatch.from_arrays(columns, names=names)
+        yield from batches_variant([batch], drop=NUMPY_DROP)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     data_dir = resources.files("bulkwriter") / "data"
     with (
-        resources.as_file(data_dir / _DEMO_DATA) as data,
-        resources.as_file(data_dir / _DEMO_SCHEMA) as schema_path,
+        resources.as_file(data_dir / DEMO_DATA) as data,
+        resources.as_file(data_dir / DEMO_SCHEMA) as schema_path,
     ):
         schema = as_schema(schema_path)
         out = str(args.out).rstrip("/\\") or "."
-        print(f"bulkwriter demo: {_DEMO_DATA} -> {out}/<format>")
+        print(f"bulkwriter demo: {DEMO_DATA} -> {out}/<format>")
         print(
             f"note: NumPy cannot carry Array or nullable fields, so {out}/numpy is written without "
-            f'{" and ".join(_NUMPY_DROP)} and with the nulls of homepage (as "") and installed_size_kb '
+            f'{" and ".join(NUMPY_DROP)} and with the nulls of homepage (as "") and installed_size_kb '
             "(as 0) filled, those fields made non-nullable."
         )
         rows: list[tuple[str, str, str, str, str]] = []
@@ -587,7 +569,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             batches: Iterator[Batch] = iter_input([data])
             fmt_schema = schema
             if fmt == "numpy":
-                batches, fmt_schema = _numpy_batches(batches), _numpy_schema(schema)
+                batches, fmt_schema = _numpy_batches(batches), schema_variant(schema, drop=NUMPY_DROP)
             started = time.perf_counter()
             result = api.write(batches, f"{out}/{fmt}", schema=fmt_schema, format=fmt, mode="overwrite")
             seconds = time.perf_counter() - started
@@ -603,4 +585,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print()
     _print_table(("format", "files", "rows", "bytes", "seconds"), rows, sys.stdout, right=(1, 2, 3, 4))
     print(f"\ninspect one with: bulkwriter inspect {out}/parquet")
+    if args.import_:
+        from bulkwriter.demo_import import run_demo_import
+
+        return run_demo_import(out, milvus_dir=args.milvus_dir)
     return 0

@@ -15,6 +15,7 @@ import contextlib
 import logging
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -98,7 +99,7 @@ class GrpcImportClient:
 
     def close(self) -> None:
         """Drop the connection (idempotent)."""
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(Exception), _quiet():
             self.pymilvus.connections.disconnect(self.alias)
 
     # -- calls ------------------------------------------------------------------------------
@@ -266,11 +267,17 @@ def _describe(exc: BaseException | None) -> str:
 
 @contextlib.contextmanager
 def _quiet() -> Iterator[None]:
-    """pymilvus logs every failed RPC at ERROR before raising it: we raise it ourselves."""
+    """pymilvus logs every failed RPC at ERROR before raising it: we raise it ourselves.
+
+    pymilvus 3.0 also warns (``FutureWarning``) on every ORM call, the only calls a 2.3
+    server understands: that notice is for code calling pymilvus, not for our users.
+    """
     logger = logging.getLogger("pymilvus")
     level = logger.level
     logger.setLevel(logging.CRITICAL)
     try:
-        yield
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=FutureWarning, message=r".*ORM-style PyMilvus")
+            yield
     finally:
         logger.setLevel(level)
