@@ -20,7 +20,7 @@ import os
 import sys
 from typing import Any
 
-from bulkwriter.errors import ImportVerificationError
+from bulkwriter.errors import BulkWriterError, ImportVerificationError
 from bulkwriter.result import WriteResult
 
 __all__ = ["EXIT_ROW_COUNT_MISMATCH", "add_connection_options", "add_import_command", "run_import"]
@@ -124,6 +124,11 @@ def run_import(args: argparse.Namespace, source: WriteResult | str) -> int:
     except ImportVerificationError as exc:
         print(f"bulkwriter: error: {exc}", file=sys.stderr)
         return EXIT_ROW_COUNT_MISMATCH
+    except (TypeError, ValueError) as exc:
+        if isinstance(exc, BulkWriterError):
+            raise
+        print(f"bulkwriter: error: {exc}", file=sys.stderr)  # bad settings: usage
+        return 2
     print(report.summary())
     for job in report.jobs:
         print(f"  job {job.job_id}: {job.server_state} ({job.progress}%), {len(job.files)} file(s)")

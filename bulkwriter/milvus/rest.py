@@ -33,6 +33,7 @@ the token or the object-storage keys; request and response bodies are never logg
 
 from __future__ import annotations
 
+import dataclasses
 import http.client
 import logging
 import ssl
@@ -453,7 +454,10 @@ class RestImportClient:
             self._progress_path = GET_PROGRESS_PATH
             data = self._post(GET_PROGRESS_PATH, body)
         seconds = time.monotonic() - submitted_at if submitted_at is not None else 0.0
-        return _job_of(data, job_id, kept, seconds)
+        job = _job_of(data, job_id, kept, seconds)
+        # the reason stays verbatim, but for the keys a server may quote back
+        details = tuple(dataclasses.replace(d, reason=self._redact(d.reason)) for d in job.details)
+        return dataclasses.replace(job, reason=self._redact(job.reason), details=details)
 
     def list_jobs(self, collection: str | None = None, *, page_size: int = 100) -> list[ImportJob]:
         """Every import job the server lists (``POST …/list``), all pages.
