@@ -252,3 +252,66 @@ def test_cli_convert_import_into_end_to_end(
         assert "bw_nope" in captured.err
     finally:
         _drop(name)
+
+
+# --------------------------------------------------------------------------------------
+# every type 2.3.5 supports, through the product API (create_collection -> write ->
+# import_files -> fetch_schema), schema and rows from test_milvus_import
+# --------------------------------------------------------------------------------------
+
+ALL_TYPES_CASES = [
+    # (format, vector kind, dynamic field): both vector kinds, dynamic on and off, every format
+    pytest.param("parquet", "float", True, id="parquet-float-dynamic"),
+    pytest.param("json", "binary", False, id="json-binary-static"),
+    pytest.param("json", "float", True, id="json-float-dynamic"),
+    pytest.param("numpy", "binary", True, id="numpy-binary-dynamic"),
+]
+
+
+@pytest.mark.parametrize(("fmt", "vector", "dynamic"), ALL_TYPES_CASES)
+def test_every_type_write_import_verify(
+    milvus_conn: Any, tmp_path: Path, fmt: str, vector: str, dynamic: bool
+) -> None:
+    from milvus_support import assert_rows_equal
+    from pymilvus import Collection
+    from test_milvus_import import ALL_TYPES_N, _all_types_rows, _all_types_schema, _as_read_back
+
+    from bulkwriter.schema import DataType, schema_to_pymilvus
+
+    arrays = fmt != "numpy"  # NumPy carries no Array fields
+    schema = _all_types_schema(vector, dynamic, arrays=arrays)
+    rows = _all_types_rows(ALL_TYPES_N, 0, vector=vector, dynamic=dynamic, arrays=arrays, seed=11)
+    assert any(f.dtype is DataType.ARRAY for f in schema.fields) == arrays
+    uri = _uri(milvus_conn)
+    name = f"bw_jobs_all_{fmt}_{vector}_{int(dynamic)}"
+    _drop(name)
+    assert create_collection(uri, schema, collection=name) == name
+    try:
+        fetched = fetch_schema(uri, name)
+        assert fetched.name == name
+        assert fetched.enable_dynamic_field is dynamic
+        assert list(fetched.fields) == list(schema.fields)  # every attribute, field by field
+
+        result = bulkwriter.write(rows, tmp_path / fmt, schema=schema, format=fmt, max_rows_per_file=120)
+        assert result.rows_written == len(rows) == ALL_TYPES_N
+        assert [f.rows for f in result.files] == [120, 120, 60]  # files, or NumPy chunk folders
+        report = import_files(result, uri=uri, collection=name, poll_interval=0.2, progress=False)
+        assert report.completed, report.summary()
+        assert report.api == "grpc"
+        assert len(report.jobs) == 3  # one gRPC task per file / NumPy chunk on 2.3
+        assert report.imported_rows == report.expected_rows == ALL_TYPES_N
+        assert report.row_count_before == 0
+        assert report.row_count_after is not None
+        assert report.row_count_after - report.row_count_before == ALL_TYPES_N
+
+        written = {r["id"]: r for r in _as_read_back(fmt, rows)}
+        pks = sorted({*list(written)[::7], rows[-1]["id"]})
+        assert pks[0] == rows[0]["id"]
+        got = fetch_rows(Collection(name), "id", pks=pks)  # every field, dynamic keys flattened
+        assert sorted(got) == pks
+        assert_rows_equal({pk: written[pk] for pk in pks}, got, schema_to_pymilvus(schema), pk_field="id")
+        dyn_keys = {"dyn_int", "dyn_text", "dyn_obj"}
+        seen_keys = {k for r in got.values() for k in r} & dyn_keys
+        assert seen_keys == (dyn_keys if dynamic else set())
+    finally:
+        _drop(name)
