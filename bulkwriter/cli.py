@@ -7,16 +7,19 @@ the input files.
 
 Commands::
 
-    bulkwriter convert INPUT... --schema SCHEMA.json --out PATH [--format FORMAT] [--mode MODE]
+    bulkwriter convert INPUT... --schema SCHEMA --out PATH [--format FORMAT] [--mode MODE]
                        [--max-rows-per-file N] [--max-bytes-per-file SIZE] [--milvus-version V]
                        [--input-format FORMAT] [--no-progress]
-    bulkwriter validate INPUT... --schema SCHEMA.json [--max-errors N] [--input-format FORMAT]
+    bulkwriter validate INPUT... --schema SCHEMA [--max-errors N] [--input-format FORMAT]
                         [--format FORMAT [--milvus-version V]]
     bulkwriter inspect PATH [--json]
     bulkwriter import PATH --uri URI --collection NAME [--token T] [--partition P] [--no-wait]
     bulkwriter convert ... --import-into URI --collection NAME   (convert, then import)
     bulkwriter clean PATH [--dry-run] [--break-lock] [--json]
     bulkwriter demo [--out DIR] [--import [--milvus-dir DIR]]
+
+SCHEMA is a schema file (Milvus RESTful v2 JSON) or ``milvus://HOST:PORT/COLLECTION``, the
+schema of a live collection; ``--schema-from URI --collection NAME`` reads one too.
 
 Exit status: 0 success; 1 the data or the files are at fault (invalid values, unreadable
 input, destination not empty, another writer at work, storage failure), with a message on
@@ -45,7 +48,13 @@ from typing import TextIO
 import pyarrow as pa
 
 from bulkwriter import __version__, api
-from bulkwriter.cli_import import add_connection_options, add_import_command, run_import
+from bulkwriter.cli_import import (
+    add_connection_options,
+    add_import_command,
+    add_schema_server_options,
+    run_import,
+    schema_of,
+)
 from bulkwriter.demo_data import DEMO_DATA, DEMO_SCHEMA, NUMPY_DROP, batches_variant, schema_variant
 from bulkwriter.errors import BulkWriterError, FieldError, ValidationError
 from bulkwriter.readers import Batch, find_input_files, iter_input
@@ -226,6 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument(
         "--milvus-version", type=_milvus_version, metavar="V", help="with --format: as for convert"
     )
+    add_schema_server_options(validate)
     validate.set_defaults(run=_cmd_validate)
 
     inspect = commands.add_parser(
@@ -293,8 +303,17 @@ def _add_inputs(parser: argparse.ArgumentParser) -> None:
         metavar="INPUT",
         help="input files or folders (.parquet, .csv, .json, .jsonl/.ndjson; folders are read recursively)",
     )
-    parser.add_argument(
-        "--schema", required=True, metavar="SCHEMA.json", help="collection schema, Milvus RESTful v2 JSON"
+    schema = parser.add_mutually_exclusive_group(required=True)
+    schema.add_argument(
+        "--schema",
+        metavar="SCHEMA",
+        help="collection schema: a Milvus RESTful v2 JSON file, or milvus://HOST:PORT/COLLECTION to read a "
+        "live collection's",
+    )
+    schema.add_argument(
+        "--schema-from",
+        metavar="URI",
+        help="read the schema of --collection from this server (e.g. http://127.0.0.1:19530)",
     )
     parser.add_argument(
         "--input-format",
@@ -353,7 +372,7 @@ def _print_validation_error(exc: ValidationError, locate: Callable[[FieldError],
 
 
 def _cmd_convert(args: argparse.Namespace) -> int:
-    schema = as_schema(args.schema)
+    schema = schema_of(args)
     stream = _FileOffsets(
         find_input_files(args.inputs, input_format=args.input_format), schema, args.input_format
     )
@@ -417,7 +436,7 @@ class _FileOffsets:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    schema = as_schema(args.schema)
+    schema = schema_of(args)
     stream = _FileOffsets(
         find_input_files(args.inputs, input_format=args.input_format), schema, args.input_format
     )

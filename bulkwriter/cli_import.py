@@ -18,12 +18,21 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import urllib.parse
 from typing import Any
 
-from bulkwriter.errors import BulkWriterError, ImportVerificationError
+from bulkwriter.errors import BulkWriterError, ImportVerificationError, SchemaError
 from bulkwriter.result import WriteResult
+from bulkwriter.schema import CollectionSchema, as_schema
 
-__all__ = ["EXIT_ROW_COUNT_MISMATCH", "add_connection_options", "add_import_command", "run_import"]
+__all__ = [
+    "EXIT_ROW_COUNT_MISMATCH",
+    "add_connection_options",
+    "add_import_command",
+    "add_schema_server_options",
+    "run_import",
+    "schema_of",
+]
 
 #: Exit status when every job completed but the imported rows differ from the rows written.
 EXIT_ROW_COUNT_MISMATCH = 4
@@ -65,6 +74,57 @@ def add_connection_options(parser: argparse.ArgumentParser, *, uri_flag: str = "
     )
     parser.add_argument("--project-id", default=None, metavar="ID", help="Zilliz Cloud project database")
     parser.add_argument("--region-id", default=None, metavar="ID", help="Zilliz Cloud region of the project")
+
+
+def add_schema_server_options(parser: argparse.ArgumentParser) -> None:
+    """``--collection``, ``--token`` and ``--db-name`` for a command that only reads a schema."""
+    parser.add_argument("--collection", metavar="NAME", help="the collection --schema-from reads")
+    parser.add_argument(
+        "--token", default=None, metavar="TOKEN", help="user:password or API key (default: $MILVUS_TOKEN)"
+    )
+    parser.add_argument("--db-name", default=None, metavar="DB", help="database (default: $MILVUS_DB_NAME)")
+
+
+def schema_of(args: argparse.Namespace) -> CollectionSchema:
+    """The schema ``--schema`` / ``--schema-from`` name: a file, or a live collection's.
+
+    ``--schema milvus://HOST:PORT/COLLECTION`` (or ``milvus://HOST:PORT/DB/COLLECTION``) and
+    ``--schema-from URI --collection NAME`` read the schema of a live collection over gRPC
+    (:func:`bulkwriter.milvus.fetch_schema`), with ``--token`` / ``$MILVUS_TOKEN``; anything
+    else is a schema file (:func:`bulkwriter.schema.as_schema`).
+
+    Raises
+    ------
+    SchemaError
+        A ``milvus://`` address without a collection, or ``--schema-from`` without
+        ``--collection``.
+    MilvusRequestError
+        The server refused, or has no such collection.
+    """
+    token = args.token or os.environ.get("MILVUS_TOKEN") or None
+    db_name = args.db_name or os.environ.get("MILVUS_DB_NAME") or None
+    source = getattr(args, "schema_from", None)
+    if source:
+        if not args.collection:
+            raise SchemaError("--schema-from needs --collection NAME: the collection whose schema to read")
+        from bulkwriter.milvus import fetch_schema
+
+        return fetch_schema(source, args.collection, token=token, db_name=db_name)
+    text = str(args.schema)
+    if not text.startswith("milvus://"):
+        return as_schema(args.schema)
+    parts = urllib.parse.urlsplit(text)
+    names = [p for p in parts.path.split("/") if p]
+    if not parts.hostname or parts.username or not 1 <= len(names) <= 2:
+        raise SchemaError(
+            f"--schema {text!r}: expected milvus://HOST:PORT/COLLECTION or milvus://HOST:PORT/DB/COLLECTION "
+            "(credentials go in --token or $MILVUS_TOKEN)"
+        )
+    from bulkwriter.milvus import fetch_schema
+
+    if len(names) == 2:
+        db_name = names[0]
+    return fetch_schema(f"http://{parts.netloc}", names[-1], token=token, db_name=db_name)
 
 
 def add_import_command(commands: Any) -> None:

@@ -254,6 +254,59 @@ def test_cli_convert_import_into_end_to_end(
         _drop(name)
 
 
+def test_cli_reads_the_schema_from_a_live_collection(
+    milvus_conn: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bulkwriter.cli import main
+
+    schema, table = _debian_23()
+    source = tmp_path / "in.parquet"
+    pq.write_table(table.slice(0, 50), source)
+    uri = _uri(milvus_conn)
+    name = "bw_jobs_schema_from"
+    _drop(name)
+    create_collection(uri, schema, collection=name)
+    try:
+        address = f"milvus://{milvus_conn.host}:{milvus_conn.port}/{name}"
+        # --schema milvus://HOST:PORT/COLLECTION, then import with that same schema
+        status = main(
+            [
+                "convert", str(source), "--schema", address, "--out", str(tmp_path / "a"),
+                "--import-into", uri, "--collection", name, "--no-progress",
+            ]
+        )  # fmt: skip
+        assert status == 0, capsys.readouterr()
+        assert "rows expected 50, imported 50" in capsys.readouterr().out
+        # --schema-from URI --collection NAME, for validate: a row of the wrong dim is refused
+        bad = table.slice(0, 3).to_pylist()
+        bad[1]["embedding"] = bad[1]["embedding"][:5]
+        (tmp_path / "bad.jsonl").write_text("\n".join(json.dumps(r) for r in bad), encoding="utf-8")
+        status = main(["validate", str(tmp_path / "bad.jsonl"), "--schema-from", uri, "--collection", name])
+        captured = capsys.readouterr()
+        assert status == 1
+        assert "embedding" in captured.err + captured.out
+        # a missing collection, and an address without one
+        assert (
+            main(
+                [
+                    "validate",
+                    str(source),
+                    "--schema",
+                    f"milvus://{milvus_conn.host}:{milvus_conn.port}/bw_nope",
+                ]
+            )
+            == 1
+        )
+        assert "bw_nope" in capsys.readouterr().err
+        assert (
+            main(["validate", str(source), "--schema", f"milvus://{milvus_conn.host}:{milvus_conn.port}"])
+            == 1
+        )
+        assert "milvus://HOST:PORT/COLLECTION" in capsys.readouterr().err
+    finally:
+        _drop(name)
+
+
 # --------------------------------------------------------------------------------------
 # every type 2.3.5 supports, through the product API (create_collection -> write ->
 # import_files -> fetch_schema), schema and rows from test_milvus_import
