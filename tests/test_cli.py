@@ -92,7 +92,7 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     ("argv", "message"),
     [
         ([], "the following arguments are required: COMMAND"),
-        (["convert", "x.csv", "--out", "o"], "the following arguments are required: --schema"),
+        (["convert", "x.csv", "--out", "o"], "one of the arguments --schema --schema-from is required"),
         (["convert", "x.csv", "--schema", "s", "--out", "o", "--format", "xml"], "invalid choice: 'xml'"),
         (
             ["convert", "x.csv", "--schema", "s", "--out", "o", "--max-bytes-per-file", "12 parsecs"],

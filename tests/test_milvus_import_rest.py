@@ -354,6 +354,21 @@ def test_no_wait_returns_after_the_creates(rest_fake: FakeMilvusRest) -> None:
     assert report.expected_rows == 20_000
 
 
+def test_describe_job_and_list_jobs_later(rest_fake: FakeMilvusRest) -> None:
+    rest_fake.plans.append(JobPlan(steps=(("Importing", 30), ("Completed", 100)), rows=(7, 3)))
+    report = run([entries(2)], rest_fake, wait=False, expected_rows=10)
+    (job_id,) = [j.job_id for j in report.jobs]
+    connection = {"uri": rest_fake.uri, "token": TOKEN, "api": "rest", "retry": FAST}
+    first = bulkwriter.milvus.describe_job(job_id, **connection)
+    assert (first.job_id, first.state, first.progress) == (job_id, "importing", 30)
+    second = bulkwriter.milvus.describe_job(job_id, **connection)
+    assert (second.state, second.imported_rows) == ("completed", 10)
+    assert [j.job_id for j in bulkwriter.milvus.list_jobs("docs", **connection)] == [job_id]
+    assert bulkwriter.milvus.list_jobs("other", **connection) == []
+    with pytest.raises(MilvusRequestError):
+        bulkwriter.milvus.describe_job("no-such-job", **connection)
+
+
 # ---------------------------------------------------------------------------- Zilliz Cloud
 
 

@@ -19,7 +19,14 @@ from milvus_support import fetch_rows, quiet_pymilvus
 
 import bulkwriter
 from bulkwriter import ImportJobError, ImportVerificationError, MilvusRequestError
-from bulkwriter.milvus import ImportJob, create_collection, fetch_schema, import_files, list_jobs
+from bulkwriter.milvus import (
+    ImportJob,
+    create_collection,
+    describe_job,
+    fetch_schema,
+    import_files,
+    list_jobs,
+)
 from bulkwriter.schema import CollectionSchema, as_schema
 
 pytestmark = pytest.mark.milvus
@@ -71,6 +78,12 @@ def test_debian_sample_write_import_verify(milvus_conn: Any, tmp_path: Path) -> 
         assert seen
         assert all(j.state == "completed" for j in seen[-1])
         assert {j.job_id for j in list_jobs(name, uri=uri)} >= {j.job_id for j in report.jobs}
+        later = describe_job(report.jobs[0].job_id, uri=uri)
+        assert (later.api, later.state, later.imported_rows) == (
+            "grpc",
+            "completed",
+            report.jobs[0].imported_rows,
+        )
         from pymilvus import Collection
 
         pks = table.column("id").to_pylist()[::97]

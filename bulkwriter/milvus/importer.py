@@ -235,7 +235,10 @@ def import_files(
     MilvusRequestError
         The server is unreachable, refused the credentials, or has no such collection.
     InputError
-        ``source`` holds nothing to import.
+        ``source`` holds nothing to import, or (Zilliz Cloud) its files are not in a bucket.
+    ValueError
+        ``max_concurrent_jobs`` < 1, ``project_id`` without ``region_id`` (or the other way
+        round), or ``api="grpc"`` with Zilliz Cloud ids. No request is sent.
     """
     if max_concurrent_jobs < 1:
         raise ValueError(f"max_concurrent_jobs must be >= 1, got {max_concurrent_jobs}")
