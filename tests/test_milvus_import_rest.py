@@ -11,6 +11,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import functools
+import socket
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -396,13 +397,13 @@ def s3_parquet(s3_bucket: tuple[dict[str, Any], str], request: pytest.FixtureReq
 
 
 def test_zilliz_parquet_in_s3_goes_as_object_urls(
-    zilliz_fake: FakeMilvusRest, s3_parquet: WriteResult
+    zilliz_fake: FakeMilvusRest, s3_parquet: WriteResult, s3_bucket: tuple[dict[str, Any], str]
 ) -> None:
     result = s3_parquet
     bucket = result.bucket
     assert bucket is not None
     zilliz_fake.plans.append(JobPlan(steps=(("Importing", 50), ("Completed", 100)), rows=PER_FILE))
-    report = run_zilliz(result, zilliz_fake)
+    report = run_zilliz(result, zilliz_fake, storage_options=s3_bucket[0])
     assert report.completed
     assert report.api == "rest"
     assert report.imported_rows == report.expected_rows == 25
@@ -437,7 +438,7 @@ def test_zilliz_numpy_chunk_goes_as_its_folder(
         storage_options=options,
     )
     zilliz_fake.plans.append(JobPlan(steps=(("Completed", 100),), rows=PER_FILE))
-    report = run_zilliz(result, zilliz_fake)
+    report = run_zilliz(result, zilliz_fake, storage_options=options)
     assert report.imported_rows == 25
     (body,) = zilliz_fake.bodies(CREATE)
     assert "files" not in body
@@ -448,24 +449,27 @@ def test_zilliz_numpy_chunk_goes_as_its_folder(
     assert (body["accessKey"], body["secretKey"], body["clusterId"]) == (ACCESS_KEY, SECRET_KEY, CLUSTER)
 
 
-def test_zilliz_errors_hold_no_secret(zilliz_fake: FakeMilvusRest, s3_parquet: WriteResult) -> None:
+def test_zilliz_errors_hold_no_secret(
+    zilliz_fake: FakeMilvusRest, s3_parquet: WriteResult, s3_bucket: tuple[dict[str, Any], str]
+) -> None:
     secrets = (API_KEY, ACCESS_KEY, SECRET_KEY)
+    run_s3 = functools.partial(run_zilliz, storage_options=s3_bucket[0])
     # the server quotes the keys back
     zilliz_fake.script.append(
         Reply(code=65535, message=f"bucket refused key {ACCESS_KEY} / {SECRET_KEY}", path=CREATE)
     )
     with pytest.raises(MilvusRequestError) as refused:
-        run_zilliz(s3_parquet, zilliz_fake)
+        run_s3(s3_parquet, zilliz_fake)
     assert "bucket refused key *** / ***" in str(refused.value)
     # a failed job
     zilliz_fake.plans.append(JobPlan.failing("the bucket denied access to the object"))
     with pytest.raises(ImportJobError) as failed:
-        run_zilliz(s3_parquet, zilliz_fake)
+        run_s3(s3_parquet, zilliz_fake)
     assert failed.value.reason == "the bucket denied access to the object"
     assert failed.value.files == [[f.uri] for f in s3_parquet.files]
     # a wrong API key
     with pytest.raises(MilvusRequestError) as denied:
-        run_zilliz(s3_parquet, zilliz_fake, token="zilliz-wrong-key-99")
+        run_s3(s3_parquet, zilliz_fake, token="zilliz-wrong-key-99")
     assert denied.value.status == 401
     for err in (refused.value, failed.value, denied.value):
         assert_no_secret(all_text(err), *secrets, "zilliz-wrong-key-99")
@@ -473,13 +477,13 @@ def test_zilliz_errors_hold_no_secret(zilliz_fake: FakeMilvusRest, s3_parquet: W
 
 
 def test_a_failed_jobs_reason_quoting_the_bucket_keys_hides_them(
-    zilliz_fake: FakeMilvusRest, s3_parquet: WriteResult
+    zilliz_fake: FakeMilvusRest, s3_parquet: WriteResult, s3_bucket: tuple[dict[str, Any], str]
 ) -> None:
     zilliz_fake.plans.append(
         JobPlan.failing(f"access denied for {ACCESS_KEY} (secret {SECRET_KEY}) on the object")
     )
     with pytest.raises(ImportJobError) as failed:
-        run_zilliz(s3_parquet, zilliz_fake)
+        run_zilliz(s3_parquet, zilliz_fake, storage_options=s3_bucket[0])
     assert failed.value.reason == "access denied for *** (secret ***) on the object"  # else verbatim
     assert_no_secret(all_text(failed.value), API_KEY, ACCESS_KEY, SECRET_KEY)
 
@@ -510,7 +514,7 @@ def test_zilliz_1000_entries_per_job(zilliz_fake: FakeMilvusRest) -> None:
         bucket="bkt",
     )
     zilliz_fake.plans.extend(JobPlan(steps=(("Completed", 100),)) for _ in range(3))
-    report = run_zilliz(result, zilliz_fake)
+    report = run_zilliz(result, zilliz_fake, check_files=False)  # URIs of no real files
     sent = [body["objectUrls"] for body in zilliz_fake.bodies(CREATE)]
     assert [len(urls) for urls in sent] == [1000, 1000, 1]
     assert [u for urls in sent for u in urls] == [[f"s3://bkt/{k}"] for k in keys]
@@ -640,3 +644,44 @@ def test_cli_a_project_without_a_region_is_a_usage_error(
     assert status == 2
     assert "needs both project_id and region_id" in err
     assert rest_fake.requests == []
+
+
+def test_a_file_gone_since_the_write_stops_the_import_before_any_request(
+    rest_fake: FakeMilvusRest, tmp_path: Path
+) -> None:
+    result = write_local(tmp_path)
+    Path(result.files[1].path).unlink()
+    with pytest.raises(InputError, match=r"1 file\(s\) to import are not there: .*part-00001"):
+        run(result, rest_fake)
+    with pytest.raises(InputError, match="not there"):
+        run(str(tmp_path / "out-parquet"), rest_fake)  # the committed path: its manifest lists it
+    assert rest_fake.requests == []
+    rest_fake.plans.append(JobPlan(rows=(10, 5)))
+    run(result, rest_fake, check_files=False, verify_rows=False)  # the caller's choice
+    assert rest_fake.paths()[0] == CREATE
+
+
+def test_a_bucket_file_gone_or_an_unlistable_bucket_stops_a_zilliz_import(
+    zilliz_fake: FakeMilvusRest, s3_parquet: WriteResult, s3_bucket: tuple[dict[str, Any], str]
+) -> None:
+    import fsspec
+
+    options = s3_bucket[0]
+    fsspec.filesystem("s3", **options).rm(s3_parquet.files[0].uri)
+    with pytest.raises(InputError, match="not there: " + s3_parquet.files[0].uri):
+        run_zilliz(s3_parquet, zilliz_fake, storage_options=options)
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()  # nothing listens there
+    unreachable = {
+        **options,
+        "secret": "not-the-secret",
+        "client_kwargs": {"endpoint_url": f"http://127.0.0.1:{port}"},
+        "config_kwargs": {"retries": {"max_attempts": 1}, "connect_timeout": 1},
+        "retries": 1,
+    }
+    with pytest.raises(InputError, match=r"cannot list .*storage_options") as refused:
+        run_zilliz(s3_parquet, zilliz_fake, storage_options=unreachable)
+    assert_no_secret(all_text(refused.value), "not-the-secret", SECRET_KEY, ACCESS_KEY)
+    assert zilliz_fake.requests == []

@@ -24,7 +24,7 @@ from bulkwriter.milvus.jobs import Api, ImportJob, ImportReport
 from bulkwriter.result import WriteResult
 from bulkwriter.storage.retry import RetryPolicy
 
-__all__ = ["ImportSource", "import_files", "resolve_source"]
+__all__ = ["ImportSource", "check_present", "import_files", "resolve_source"]
 
 #: Entries per REST v2 import job on Milvus (target-formats.md §5); a client may say fewer
 #: with an ``entries_per_job`` attribute (Zilliz Cloud: 1,000).
@@ -122,6 +122,51 @@ def resolve_source(
     return ImportSource(tuple(entries), expected_rows=expected_rows)
 
 
+def check_present(what: ImportSource, *, storage_options: dict[str, Any] | None = None) -> None:
+    """Raise InputError unless every file of ``what.uris`` exists (one listing per folder).
+
+    Parameters
+    ----------
+    what : ImportSource
+        Entries with their full URIs (local paths or ``s3://``, ``gs://``, ``az://`` URIs);
+        nothing is checked when it has none.
+    storage_options : dict, optional
+        fsspec options for the bucket (e.g. ``key`` / ``secret``).
+
+    Raises
+    ------
+    InputError
+        A file is missing (the first few are named), or a folder cannot be listed (the
+        message says to pass ``storage_options`` or ``check_files=False``).
+    """
+    import fsspec
+
+    by_folder: dict[str, list[str]] = {}
+    for entry in what.uris:
+        for uri in entry:
+            by_folder.setdefault(uri.rsplit("/", 1)[0], []).append(uri)
+    missing: list[str] = []
+    for folder, uris in by_folder.items():
+        try:
+            fs, path = fsspec.core.url_to_fs(folder, **(storage_options or {}))
+            fs.invalidate_cache(path)  # a listing cached before a delete would say "there"
+            present = {str(p).rstrip("/").rsplit("/", 1)[-1] for p in fs.ls(path, detail=False)}
+        except FileNotFoundError:
+            present = set()
+        except Exception as exc:  # noqa: BLE001 - credentials, network: say how to go on
+            raise InputError(
+                f"cannot list {folder} to check the files exist before importing ({type(exc).__name__}: "
+                f"{exc}); pass storage_options= for that bucket, or check_files=False"
+            ) from None
+        missing.extend(u for u in uris if u.rsplit("/", 1)[-1] not in present)
+    if missing:
+        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        raise InputError(
+            f"{len(missing)} file(s) to import are not there: {shown}; nothing was submitted "
+            "(were they moved or deleted after the write?)"
+        )
+
+
 def _from_result(result: WriteResult) -> ImportSource:
     entries = tuple(tuple(e) for request in result.import_batches for e in request)
     uris = tuple(tuple(e) for request in result.import_uris for e in request)
@@ -161,6 +206,7 @@ def import_files(
     access_key: str | None = None,
     secret_key: str | None = None,
     session_token: str | None = None,
+    check_files: bool = True,
     client: _Client | None = None,
 ) -> ImportReport:
     """Import committed files into a Milvus collection and wait until every row arrived.
@@ -217,6 +263,11 @@ def import_files(
         Never printed, logged or put into an error.
     session_token : str, optional
         Zilliz Cloud: a temporary session token of the bucket (``token``), with temporary keys.
+    check_files : bool, default True
+        Before any request, list the folders of a WriteResult's or a manifest's files (one
+        listing per folder, with ``storage_options``) and raise if a file is not there: a
+        job would fail on the server with "NoSuchKey" after the others were submitted.
+        Explicit batches carry no URIs and are not checked.
     client : object, optional
         A connected import client (gRPC or REST) to use instead of making one from ``uri``.
 
@@ -235,7 +286,8 @@ def import_files(
     MilvusRequestError
         The server is unreachable, refused the credentials, or has no such collection.
     InputError
-        ``source`` holds nothing to import, or (Zilliz Cloud) its files are not in a bucket.
+        ``source`` holds nothing to import, a file it lists is missing (``check_files``),
+        or (Zilliz Cloud) its files are not in a bucket.
     ValueError
         ``max_concurrent_jobs`` < 1, ``project_id`` without ``region_id`` (or the other way
         round), or ``api="grpc"`` with Zilliz Cloud ids. No request is sent.
@@ -244,6 +296,8 @@ def import_files(
         raise ValueError(f"max_concurrent_jobs must be >= 1, got {max_concurrent_jobs}")
     start = time.monotonic()
     what = resolve_source(source, expected_rows=expected_rows, storage_options=storage_options)
+    if check_files:
+        check_present(what, storage_options=storage_options)
     request_options = {**dict(what.options), **(options or {})}
     own_client = client is None
     cloud = _CloudIds(cluster_id, project_id, region_id)
