@@ -12,6 +12,7 @@ files hold (``engines-and-targets.md`` §5 and §6 item 9; ``target-formats.md``
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import time
@@ -358,7 +359,9 @@ def import_files(
         seconds=time.monotonic() - start,
     )
     if verify_rows and wait:
-        _verify(report, what.expected_rows)
+        notes = _verify(report, what.expected_rows)
+        if notes:
+            report = dataclasses.replace(report, notes=notes)
     return report
 
 
@@ -578,9 +581,10 @@ def _imported(jobs: Sequence[ImportJob], *, partial: bool = False) -> int | None
     return sum(c for c in counts if c is not None)
 
 
-def _verify(report: ImportReport, expected: int | None) -> None:
+def _verify(report: ImportReport, expected: int | None) -> tuple[str, ...]:
+    """Raise if rows are missing or extra; the notes of a count only others can explain."""
     if expected is None:
-        return
+        return ()
     if report.imported_rows is not None and report.imported_rows != expected:
         raise ImportVerificationError(
             f"the import jobs into {report.collection!r} report {report.imported_rows:,} rows imported; "
@@ -588,15 +592,23 @@ def _verify(report: ImportReport, expected: int | None) -> None:
             expected_rows=expected,
             imported_rows=report.imported_rows,
         )
-    if report.row_count_before is not None and report.row_count_after is not None:
-        grown = report.row_count_after - report.row_count_before
-        if grown != expected:
-            raise ImportVerificationError(
-                f"collection {report.collection!r} grew by {grown:,} rows "
-                f"({report.row_count_before:,} -> {report.row_count_after:,}); the files hold {expected:,}",
-                expected_rows=expected,
-                imported_rows=grown,
-            )
+    if report.row_count_before is None or report.row_count_after is None:
+        return ()
+    grown = report.row_count_after - report.row_count_before
+    if grown == expected:
+        return ()
+    if grown > expected and report.imported_rows == expected:
+        # every job imported exactly our rows: the rest came from another writer meanwhile
+        return (
+            f"collection {report.collection!r} grew by {grown:,} rows, {grown - expected:,} more than "
+            f"these files hold, while the jobs imported exactly {expected:,}: another writer inserted meanwhile",
+        )
+    raise ImportVerificationError(
+        f"collection {report.collection!r} grew by {grown:,} rows "
+        f"({report.row_count_before:,} -> {report.row_count_after:,}); the files hold {expected:,}",
+        expected_rows=expected,
+        imported_rows=grown,
+    )
 
 
 def describe_job(

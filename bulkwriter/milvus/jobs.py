@@ -144,6 +144,9 @@ class ImportReport:
         ``verify_rows`` read them.
     seconds : float
         Wall time of the whole call, in seconds.
+    notes : tuple of str
+        What verification saw that is not an error (e.g. the collection grew by more than
+        the files hold while every job imported exactly their rows: another writer).
     """
 
     collection: str
@@ -154,6 +157,7 @@ class ImportReport:
     row_count_before: int | None = None
     row_count_after: int | None = None
     seconds: float = 0.0
+    notes: tuple[str, ...] = ()
 
     @property
     def completed(self) -> bool:
@@ -168,10 +172,11 @@ class ImportReport:
         shown = ", ".join(f"{n} {s}" for s, n in states.items()) or "none"
         imported = "unknown" if self.imported_rows is None else f"{self.imported_rows:,}"
         expected = "unknown" if self.expected_rows is None else f"{self.expected_rows:,}"
-        return (
+        text = (
             f"import into {self.collection!r} ({self.api}): {len(self.jobs)} job(s): {shown}; "
             f"rows expected {expected}, imported {imported}; {self.seconds:.1f} s"
         )
+        return "\n".join((text, *(f"note: {n}" for n in self.notes)))
 
 
 def entries_of(batches: Sequence[Sequence[Sequence[str]]]) -> list[tuple[str, ...]]:
