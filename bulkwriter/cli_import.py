@@ -148,8 +148,9 @@ def run_import(args: argparse.Namespace, source: WriteResult | str) -> int:
     Returns
     -------
     int
-        0, or :data:`EXIT_ROW_COUNT_MISMATCH`. Other failures raise (a ``BulkWriterError``,
-        which :func:`bulkwriter.cli.main` turns into exit status 1).
+        0; 2 for missing or contradictory settings (no server, no collection, a Zilliz
+        project without its region); :data:`EXIT_ROW_COUNT_MISMATCH`. Other failures raise
+        (a ``BulkWriterError``, which :func:`bulkwriter.cli.main` turns into exit status 1).
     """
     from bulkwriter.milvus import import_files
 
