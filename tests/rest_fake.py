@@ -535,3 +535,29 @@ class FakeMilvusRest:
             page = body.get("currentPage", 1)
             records = records[(page - 1) * size : page * size]
         return {"code": 0, "data": {"records": records}}
+
+
+# -------------------------------------------------------------- helpers of the REST tests
+
+
+def entries(n: int) -> list[list[str]]:
+    """``n`` one-file import entries, ``out/part-00000.parquet`` on."""
+    return [[f"out/part-{i:05d}.parquet"] for i in range(n)]
+
+
+def all_text(exc: BaseException) -> str:
+    """Everything an error shows: str, repr, args and attributes of it and of its whole chain."""
+    from bulkwriter.storage.retry import exception_chain
+
+    parts = []
+    for e in exception_chain(exc):
+        parts += [str(e), repr(e), *(repr(a) for a in e.args)]
+        parts += [repr(v) for v in vars(e).values()]
+    return "\n".join(parts)
+
+
+def assert_no_secret_in(text: str, *secrets: str) -> None:
+    """No secret, nor the password half of a ``user:password`` token, is in ``text``."""
+    for secret in secrets:
+        for part in {secret, *secret.split(":", 1)[1:]}:
+            assert part not in text, f"secret {part!r} leaked"

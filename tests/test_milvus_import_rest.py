@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from rest_fake import CREATE, DESCRIBE, FakeMilvusRest, JobPlan, Reply
+from rest_fake import CREATE, DESCRIBE, FakeMilvusRest, JobPlan, Reply, all_text, assert_no_secret_in, entries
 
 import bulkwriter
 import bulkwriter.milvus
@@ -27,7 +27,7 @@ from bulkwriter.errors import ImportJobError, ImportVerificationError, InputErro
 from bulkwriter.formats.base import FormatOptions
 from bulkwriter.milvus import ImportJob, ImportReport, import_files
 from bulkwriter.result import WriteResult
-from bulkwriter.storage.retry import RetryPolicy, exception_chain
+from bulkwriter.storage.retry import RetryPolicy
 from bulkwriter.writer import Format
 
 TOKEN = "root:Milvus-pa55word-7f3c"
@@ -114,25 +114,6 @@ def run(source: Any, fake: FakeMilvusRest, **kwargs: Any) -> ImportReport:
     return import_files(source, uri=fake.uri, collection="docs", api="rest", **kwargs)
 
 
-def entries(n: int) -> list[list[str]]:
-    return [[f"out/part-{i:05d}.parquet"] for i in range(n)]
-
-
-def all_text(exc: BaseException) -> str:
-    """Everything an error shows: str, repr and args of it and of its whole chain."""
-    parts = []
-    for e in exception_chain(exc):
-        parts += [str(e), repr(e), *(repr(a) for a in e.args)]
-        parts += [repr(v) for v in vars(e).values()]
-    return "\n".join(parts)
-
-
-def assert_no_secret(text: str, *secrets: str) -> None:
-    for secret in secrets:
-        for part in {secret, *secret.split(":", 1)[1:]}:
-            assert part not in text, f"secret {part!r} leaked"
-
-
 def describes_of(fake: FakeMilvusRest, job_id: str) -> int:
     return sum(1 for body in fake.bodies(DESCRIBE) if body["jobId"] == job_id)
 
@@ -209,7 +190,7 @@ def test_csv_write_imports_with_progress_and_its_options(rest_fake: FakeMilvusRe
     ]
     assert rest_fake.requests[0].headers["authorization"] == f"Bearer {TOKEN}"
     assert rest_fake.bodies(DESCRIBE) == [{"jobId": job.job_id}] * 4
-    assert_no_secret(repr(report) + report.summary(), TOKEN)
+    assert_no_secret_in(repr(report) + report.summary(), TOKEN)
 
 
 def test_committed_path_imports_from_its_manifest(rest_fake: FakeMilvusRest, tmp_path: Path) -> None:
@@ -277,7 +258,7 @@ def test_401_fails_fast_and_leaks_no_token(rest_fake: FakeMilvusRest, tmp_path: 
     assert info.value.status == 401
     assert info.value.code == 1800
     assert "credentials were refused" in str(info.value)
-    assert_no_secret(all_text(info.value), WRONG_TOKEN, TOKEN)
+    assert_no_secret_in(all_text(info.value), WRONG_TOKEN, TOKEN)
 
 
 def test_timeout_while_importing_raises_with_the_job_id(rest_fake: FakeMilvusRest, tmp_path: Path) -> None:
@@ -422,7 +403,7 @@ def test_zilliz_parquet_in_s3_goes_as_object_urls(
     ]
     assert zilliz_fake.bodies(DESCRIBE) == [{"jobId": job_id, "clusterId": CLUSTER}] * 2
     assert zilliz_fake.requests[0].headers["authorization"] == f"Bearer {API_KEY}"
-    assert_no_secret(repr(report) + report.summary(), API_KEY, ACCESS_KEY, SECRET_KEY)
+    assert_no_secret_in(repr(report) + report.summary(), API_KEY, ACCESS_KEY, SECRET_KEY)
 
 
 def test_zilliz_numpy_chunk_goes_as_its_folder(
@@ -472,7 +453,7 @@ def test_zilliz_errors_hold_no_secret(
         run_s3(s3_parquet, zilliz_fake, token="zilliz-wrong-key-99")
     assert denied.value.status == 401
     for err in (refused.value, failed.value, denied.value):
-        assert_no_secret(all_text(err), *secrets, "zilliz-wrong-key-99")
+        assert_no_secret_in(all_text(err), *secrets, "zilliz-wrong-key-99")
     assert zilliz_fake.paths() == [CREATE, CREATE, DESCRIBE, DESCRIBE, DESCRIBE, CREATE]
 
 
@@ -485,7 +466,7 @@ def test_a_failed_jobs_reason_quoting_the_bucket_keys_hides_them(
     with pytest.raises(ImportJobError) as failed:
         run_zilliz(s3_parquet, zilliz_fake, storage_options=s3_bucket[0])
     assert failed.value.reason == "access denied for *** (secret ***) on the object"  # else verbatim
-    assert_no_secret(all_text(failed.value), API_KEY, ACCESS_KEY, SECRET_KEY)
+    assert_no_secret_in(all_text(failed.value), API_KEY, ACCESS_KEY, SECRET_KEY)
 
 
 def test_zilliz_needs_bucket_files_and_complete_ids(zilliz_fake: FakeMilvusRest, tmp_path: Path) -> None:
@@ -568,7 +549,7 @@ def test_cli_import_success_failure_and_shortfall(
     assert "25" in err3
 
     assert len(rest_fake.jobs) == 3
-    assert_no_secret(out + err + out2 + err2 + out3 + err3, TOKEN)
+    assert_no_secret_in(out + err + out2 + err2 + out3 + err3, TOKEN)
 
 
 @pytest.mark.usefixtures("fast_cli")
@@ -587,13 +568,13 @@ def test_cli_import_reads_uri_and_token_from_the_environment(
     assert status == 0, err
     assert "rows expected 25, imported 25" in out
     assert rest_fake.requests[0].headers["authorization"] == f"Bearer {TOKEN}"
-    assert_no_secret(out + err, TOKEN)
+    assert_no_secret_in(out + err, TOKEN)
 
     monkeypatch.setenv("MILVUS_TOKEN", WRONG_TOKEN)
     status, out, err = cli(capsys, argv)
     assert status == 1
     assert "credentials were refused" in err
-    assert_no_secret(out + err, WRONG_TOKEN, TOKEN)
+    assert_no_secret_in(out + err, WRONG_TOKEN, TOKEN)
 
 
 @pytest.mark.usefixtures("fast_cli")
@@ -631,7 +612,7 @@ def test_cli_zilliz_takes_the_bucket_keys_from_the_environment(
         assert "denied ***:***" in err2
     finally:
         s3fs.S3FileSystem.clear_instance_cache()
-    assert_no_secret(out + err + out2 + err2, API_KEY, ACCESS_KEY, SECRET_KEY)
+    assert_no_secret_in(out + err + out2 + err2, API_KEY, ACCESS_KEY, SECRET_KEY)
 
 
 @pytest.mark.usefixtures("fast_cli")
@@ -683,5 +664,5 @@ def test_a_bucket_file_gone_or_an_unlistable_bucket_stops_a_zilliz_import(
     }
     with pytest.raises(InputError, match=r"cannot list .*storage_options") as refused:
         run_zilliz(s3_parquet, zilliz_fake, storage_options=unreachable)
-    assert_no_secret(all_text(refused.value), "not-the-secret", SECRET_KEY, ACCESS_KEY)
+    assert_no_secret_in(all_text(refused.value), "not-the-secret", SECRET_KEY, ACCESS_KEY)
     assert zilliz_fake.requests == []

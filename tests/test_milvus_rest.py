@@ -16,7 +16,18 @@ from typing import Any
 
 import orjson
 import pytest
-from rest_fake import CREATE, DESCRIBE, GET_PROGRESS, LIST, FakeMilvusRest, JobPlan, Reply
+from rest_fake import (
+    CREATE,
+    DESCRIBE,
+    GET_PROGRESS,
+    LIST,
+    FakeMilvusRest,
+    JobPlan,
+    Reply,
+    all_text,
+    assert_no_secret_in,
+    entries,
+)
 
 from bulkwriter.errors import MilvusRequestError
 from bulkwriter.milvus.rest import (
@@ -24,7 +35,7 @@ from bulkwriter.milvus.rest import (
     RestImportClient,
     split_requests,
 )
-from bulkwriter.storage.retry import RetryPolicy, exception_chain
+from bulkwriter.storage.retry import RetryPolicy
 
 TOKEN = "root:Milvus-pa55word-7f3c"
 WRONG_TOKEN = "root:wrong-pa55word-91ab"
@@ -47,23 +58,8 @@ def client_of(fake: FakeMilvusRest, **kwargs: Any) -> RestImportClient:
     return RestImportClient(fake.uri, **kwargs)
 
 
-def entries(n: int) -> list[list[str]]:
-    return [[f"out/part-{i:05d}.parquet"] for i in range(n)]
-
-
-def all_text(exc: BaseException) -> str:
-    """Everything an error shows: str, repr and args of it and of its whole chain."""
-    parts = []
-    for e in exception_chain(exc):
-        parts += [str(e), repr(e), *(repr(a) for a in e.args)]
-    return "\n".join(parts)
-
-
 def assert_no_secret(exc: BaseException, *secrets: str) -> None:
-    text = all_text(exc)
-    for secret in secrets:
-        for part in {secret, *secret.split(":", 1)[1:]}:
-            assert part not in text, f"secret {part!r} leaked into the error"
+    assert_no_secret_in(all_text(exc), *secrets)
 
 
 # ---------------------------------------------------------------------------- happy paths
