@@ -47,11 +47,7 @@ def add_connection_options(parser: argparse.ArgumentParser, *, uri_flag: str = "
         metavar="URI",
         help="Milvus server, e.g. http://127.0.0.1:19530 (default: $MILVUS_URI)",
     )
-    parser.add_argument("--collection", metavar="NAME", help="the collection to import into (must exist)")
-    parser.add_argument(
-        "--token", default=None, metavar="TOKEN", help="user:password or API key (default: $MILVUS_TOKEN)"
-    )
-    parser.add_argument("--db-name", default=None, metavar="DB", help="database (default: $MILVUS_DB_NAME)")
+    add_schema_server_options(parser, collection_help="the collection to import into (must exist)")
     parser.add_argument("--partition", default=None, metavar="P", help="partition to import into")
     parser.add_argument(
         "--api",
@@ -76,9 +72,11 @@ def add_connection_options(parser: argparse.ArgumentParser, *, uri_flag: str = "
     parser.add_argument("--region-id", default=None, metavar="ID", help="Zilliz Cloud region of the project")
 
 
-def add_schema_server_options(parser: argparse.ArgumentParser) -> None:
-    """``--collection``, ``--token`` and ``--db-name`` for a command that only reads a schema."""
-    parser.add_argument("--collection", metavar="NAME", help="the collection --schema-from reads")
+def add_schema_server_options(
+    parser: argparse.ArgumentParser, *, collection_help: str = "the collection --schema-from reads"
+) -> None:
+    """``--collection``, ``--token`` and ``--db-name``: which collection, and how to reach it."""
+    parser.add_argument("--collection", metavar="NAME", help=collection_help)
     parser.add_argument(
         "--token", default=None, metavar="TOKEN", help="user:password or API key (default: $MILVUS_TOKEN)"
     )
@@ -134,7 +132,7 @@ def add_import_command(commands: Any) -> None:
         help="import a committed output into a Milvus collection and verify the row count",
         description="Submit every file of the output at PATH (read from its manifest) as Milvus import "
         "jobs, wait for them, and compare the rows imported with the rows written. Exit status: 0 all rows "
-        "imported, 1 a job failed, 4 row count mismatch.",
+        "imported, 1 a job failed, 2 bad usage, 4 row count mismatch.",
     )
     parser.add_argument("path", metavar="PATH", help="an output folder committed by bulkwriter")
     add_connection_options(parser)
