@@ -224,6 +224,21 @@ def test_failed_job_raises_with_the_servers_reason_verbatim(
     assert rest_fake.paths() == [CREATE, DESCRIBE, DESCRIBE, DESCRIBE]  # no poll after Failed
 
 
+def test_a_failed_job_among_several_says_what_the_others_left(rest_fake: FakeMilvusRest) -> None:
+    rest_fake.plans.append(JobPlan(steps=(("Completed", 100),)))
+    rest_fake.plans.append(JobPlan.failing("row 7: bad dim"))
+    with pytest.raises(ImportJobError) as failed:
+        run([entries(3 * 1024)], rest_fake, max_concurrent_jobs=1, expected_rows=30_720)
+    first, second = rest_fake.jobs
+    assert failed.value.job_id == second
+    assert failed.value.reason == "row 7: bad dim"
+    assert (
+        f"; of the other jobs, 1 completed (their rows are in the collection: {first}), "
+        "0 still running on the server, 1 not submitted"
+    ) in str(failed.value)
+    assert rest_fake.paths().count(CREATE) == 2  # the third job was never sent
+
+
 def test_nonzero_code_on_create_raises_without_polling(rest_fake: FakeMilvusRest, tmp_path: Path) -> None:
     rest_fake.script.append(Reply(code=100, message="collection not found[collection=docs]", path=CREATE))
     with pytest.raises(MilvusRequestError) as info:

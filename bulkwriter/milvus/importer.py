@@ -524,7 +524,7 @@ def _run(
                 if not job.done:
                     jobs[i] = client.describe(job.job_id, files=job.files, submitted_at=submitted[i])
                     if jobs[i].state == "failed":
-                        raise _failed(jobs[i])
+                        raise _failed(jobs[i], jobs, len(pending))
             _show(bar, progress, jobs)
             if deadline is not None and time.monotonic() > deadline and any(not j.done for j in jobs):
                 late = next(j for j in jobs if not j.done)
@@ -542,11 +542,23 @@ def _run(
     return jobs
 
 
-def _failed(job: ImportJob) -> ImportJobError:
+def _failed(job: ImportJob, jobs: Sequence[ImportJob], unsent: int) -> ImportJobError:
+    """The error of a failed job, saying what the other jobs of the call left in the collection.
+
+    Milvus makes nothing of a failed job visible, but each job is its own transaction: rows of
+    jobs that completed stay, and jobs still running go on (the server has no cancel in 2.3).
+    """
     files = "; ".join(",".join(e) for e in job.files[:3]) + (" ..." if len(job.files) > 3 else "")
+    completed = [j.job_id for j in jobs if j.state == "completed"]
+    running = [j.job_id for j in jobs if not j.done]
+    others = (
+        f"; of the other jobs, {len(completed)} completed (their rows are in the collection"
+        + (f": {', '.join(completed[:5])}{' ...' if len(completed) > 5 else ''}" if completed else "")
+        + f"), {len(running)} still running on the server, {unsent} not submitted"
+    )
     return ImportJobError(
         f"import job {job.job_id} {job.server_state}: {job.reason or '(the server gave no reason)'} "
-        f"[files: {files}]",
+        f"[files: {files}]" + (others if len(jobs) > 1 or unsent else ""),
         job_id=job.job_id,
         files=job.files,
         state=job.server_state,
