@@ -22,14 +22,11 @@ from typing import Any, Literal, Protocol
 
 from bulkwriter.errors import ImportJobError, ImportVerificationError, InputError, MilvusRequestError
 from bulkwriter.milvus.jobs import Api, ImportJob, ImportReport
+from bulkwriter.milvus.rest import MAX_FILES_PER_REQUEST, ZILLIZ_MAX_FILES_PER_REQUEST
 from bulkwriter.result import WriteResult
 from bulkwriter.storage.retry import RetryPolicy
 
 __all__ = ["ImportSource", "check_present", "import_files", "resolve_source"]
-
-#: Entries per REST v2 import job on Milvus (target-formats.md §5); a client may say fewer
-#: with an ``entries_per_job`` attribute (Zilliz Cloud: 1,000).
-MILVUS_ENTRIES_PER_JOB = 1024
 
 
 class _Client(Protocol):
@@ -382,15 +379,11 @@ class _CloudIds:
         return False
 
 
-#: Entries per Zilliz Cloud import job (``objectUrls``; Zilliz Cloud "Create Import Jobs").
-ZILLIZ_ENTRIES_PER_JOB = 1000
-
-
 class _ObjectUrlJobs:
     """A REST client whose jobs name their files as Zilliz Cloud ``objectUrls``."""
 
     api: Api = "rest"
-    entries_per_job = ZILLIZ_ENTRIES_PER_JOB
+    entries_per_job = ZILLIZ_MAX_FILES_PER_REQUEST
 
     def __init__(
         self, inner: Any, *, access_key: str | None, secret_key: str | None, session_token: str | None
@@ -479,7 +472,8 @@ def _requests(
     """The groups of entries each job gets: one entry per gRPC task, up to 1,024 per REST job."""
     if api == "grpc":
         return [(entry,) for entry in what.entries]
-    size = int(getattr(client_limits, "entries_per_job", MILVUS_ENTRIES_PER_JOB))
+    # a client may take fewer per job than Milvus (Zilliz Cloud ``objectUrls``: 1,000)
+    size = int(getattr(client_limits, "entries_per_job", MAX_FILES_PER_REQUEST))
     return [what.entries[i : i + size] for i in range(0, len(what.entries), size)]
 
 

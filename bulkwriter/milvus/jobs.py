@@ -11,11 +11,10 @@ Zilliz Cloud report a REST v2 job (``/v2/vectordb/jobs/import/describe``: ``stat
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["Api", "FileProgress", "ImportJob", "ImportReport", "JobState", "entries_of", "normalise_state"]
+__all__ = ["Api", "FileProgress", "ImportJob", "ImportReport", "JobState", "normalise_state"]
 
 #: Which API a job went through: gRPC ``Import`` (Milvus 2.3) or REST v2 (2.4+, Zilliz Cloud).
 Api = Literal["grpc", "rest"]
@@ -177,8 +176,3 @@ class ImportReport:
             f"rows expected {expected}, imported {imported}; {self.seconds:.1f} s"
         )
         return "\n".join((text, *(f"note: {n}" for n in self.notes)))
-
-
-def entries_of(batches: Sequence[Sequence[Sequence[str]]]) -> list[tuple[str, ...]]:
-    """Every import entry of ``import_batches`` (requests of entries of paths), in order."""
-    return [tuple(entry) for request in batches for entry in request]
